@@ -1,0 +1,72 @@
+"""Shared test set-up: Airflow on the repository's SQLite home, a real S3 endpoint on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Before anything imports Airflow: the same home `make test` migrated, DAGs from tests/dags.
+os.environ.setdefault("AIRFLOW_HOME", str(REPO / "airflow-home"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "tests" / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+# moto and boto3 read these; nothing may reach a real AWS account.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 API (moto's threaded server) on loopback for the whole session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def aws_connection_uri(endpoint: str) -> str:
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+        }
+    )
+
+
+@pytest.fixture
+def aws_connection(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point Airflow's ``aws_default`` at the loopback S3 server; returns the endpoint."""
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", aws_connection_uri(s3_endpoint))
+    return s3_endpoint
+
+
+@pytest.fixture
+def s3_bucket(aws_connection: str) -> str:
+    """A fresh, empty bucket on the loopback S3 server."""
+    import boto3
+
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=aws_connection, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
