@@ -443,8 +443,6 @@ _WINDOW_HEADERS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 MINUTE_WINDOW_SECONDS = 60.0
-# Start spacing requests out when this share of the minute's quota is left.
-PACING_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -501,9 +499,9 @@ class RateLimiter:
 
     Apollo's windows open on the first request, and no header says when they reset. The limiter
     notes when a window opened (a response whose usage is 1, or lower than before) and learns the
-    window's length from the first 429's ``retry-after``. From then on, when the quota is nearly
-    used it spaces the remaining requests over the rest of the window, and when it is used up it
-    waits for the reset instead of sending a request bound to fail: one 429 per endpoint per run.
+    window's length from the first 429's ``retry-after``. From then on, when the quota is used up
+    it waits for the reset instead of sending a request bound to fail: one 429 per endpoint per
+    run, however long the run.
     All methods take ``now`` (monotonic seconds): no clock and no sleeping here; callers sleep
     for the delay returned.
     """
@@ -521,11 +519,9 @@ class RateLimiter:
             ends_at = window.ends_at()
             if ends_at is None or now >= ends_at:
                 return 0.0
-            if window.left <= 0:
-                return ends_at - now
-            if window.left <= max(1, int(window.limit * PACING_SHARE)):
-                return (ends_at - now) / (window.left + 1)
-            return 0.0
+            # Bursting and then waiting for the reset is as fast as a fixed window allows;
+            # spreading requests out would only move the wait into the run's last window.
+            return ends_at - now if window.left <= 0 else 0.0
 
     def reserve(self, key: str, now: float) -> None:
         """Count a request about to be sent, so concurrent senders do not all spend the same quota."""

@@ -41,7 +41,9 @@ CREATE = ApiRequest("POST", "/contacts", idempotent=False, endpoint="/contacts")
 
 
 def config(**extra: object) -> ApolloConfig:
-    return ApolloConfig.from_connection(conn_id="apollo_default", password="sekrit-key", host=None, extra=extra)
+    return ApolloConfig.from_connection(
+        conn_id="apollo_default", password="sekrit-key", host=None, extra=extra
+    )
 
 
 def response(status: int, body: bytes = b"{}", **headers: str) -> ApiResponse:
@@ -142,7 +144,9 @@ def test_422_carries_deleted_contact_ids() -> None:
 
 
 def test_429_carries_retry_after() -> None:
-    error = error_for(SEARCH, response(429, b'{"message": "600 times per hour"}', retry_after="15733"), config())
+    error = error_for(
+        SEARCH, response(429, b'{"message": "600 times per hour"}', retry_after="15733"), config()
+    )
     assert isinstance(error, ApolloRateLimitError)
     assert error.retry_after == 15733.0
 
@@ -234,14 +238,21 @@ def minute_headers(limit: int, used: int, status: int = 200, retry_after: str | 
 
 
 def test_rate_limit_headers_read_both_day_spellings() -> None:
-    new = read_rate_limit_headers({"x-rate-limit-24-hour": "6000", "x-24-hour-usage": "10", "x-24-hour-requests-left": "5990"})
-    old = read_rate_limit_headers({"x-rate-limit-daily": "6000", "x-daily-usage": "10", "x-daily-requests-left": "5990"})
+    new = read_rate_limit_headers(
+        {"x-rate-limit-24-hour": "6000", "x-24-hour-usage": "10", "x-24-hour-requests-left": "5990"}
+    )
+    old = read_rate_limit_headers(
+        {"x-rate-limit-daily": "6000", "x-daily-usage": "10", "x-daily-requests-left": "5990"}
+    )
     assert new["day"] == old["day"]
     assert new["day"].left == 5990
 
 
 def test_empty_limit_header_means_unlimited() -> None:
-    assert read_rate_limit_headers({"x-rate-limit-hourly": "", "x-hourly-requests-left": ""})["hour"].limit is None
+    assert (
+        read_rate_limit_headers({"x-rate-limit-hourly": "", "x-hourly-requests-left": ""})["hour"].limit
+        is None
+    )
 
 
 def test_limiter_learns_the_window_from_the_first_429_then_waits_instead_of_failing() -> None:
@@ -267,15 +278,18 @@ def test_limiter_learns_the_window_from_the_first_429_then_waits_instead_of_fail
     assert now + wait == pytest.approx(102.99 + 2.8 + 0.0, abs=0.3)
 
 
-def test_limiter_spaces_out_the_last_requests_of_a_learned_window() -> None:
+def test_limiter_waits_only_when_the_learned_window_is_used_up() -> None:
     limiter, key = RateLimiter(), "k"
     limiter.observe(key, minute_headers(100, 1), 0.0, 0.0)
     limiter.observe(key, minute_headers(100, 100, status=429, retry_after="60"), 0.0, 0.0)
     limiter.observe(key, minute_headers(100, 1), 60.0, 60.0)
-    limiter.observe(key, minute_headers(100, 95), 61.0, 61.0)
-    assert 0 < limiter.delay(key, 61.0) < 59.0
+    limiter.observe(key, minute_headers(100, 99), 61.0, 61.0)
+    assert limiter.delay(key, 61.0) == 0.0
+    limiter.observe(key, minute_headers(100, 100), 61.0, 61.0)
+    assert limiter.delay(key, 61.0) == pytest.approx(59.0)
     limiter.observe(key, minute_headers(100, 50), 61.0, 61.0)  # an older response arriving late
-    assert limiter.delay(key, 61.0) > 0, "the newest (smallest) requests-left wins"
+    assert limiter.delay(key, 61.0) == pytest.approx(59.0), "the newest (smallest) requests-left wins"
+    assert limiter.delay(key, 120.0) == 0.0
 
 
 def test_limiter_does_not_pace_on_a_guessed_window_length() -> None:
@@ -294,10 +308,17 @@ def test_hourly_429_teaches_the_limiter_nothing() -> None:
 # ------------------------------------------------------------------ paging
 
 
-def page(number: object, total_pages: object, total: int, ids: list[str], per_page: object = 100) -> dict[str, object]:
+def page(
+    number: object, total_pages: object, total: int, ids: list[str], per_page: object = 100
+) -> dict[str, object]:
     return {
         "contacts": [{"id": i} for i in ids],
-        "pagination": {"page": number, "per_page": per_page, "total_entries": total, "total_pages": total_pages},
+        "pagination": {
+            "page": number,
+            "per_page": per_page,
+            "total_entries": total,
+            "total_pages": total_pages,
+        },
     }
 
 
