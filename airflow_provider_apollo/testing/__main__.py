@@ -1,0 +1,90 @@
+"""Run the Apollo emulator in the foreground: ``python -m airflow_provider_apollo.testing --port 8765 --seed 1000``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from airflow_provider_apollo.testing.emulator import ApolloEmulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_provider_apollo.testing",
+        description="Serve a local, stateful Apollo.io API until SIGTERM or SIGINT.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument(
+        "--seed", type=int, default=0, metavar="N", help="number of contacts to seed at start"
+    )
+    parser.add_argument(
+        "--random-seed", type=int, default=0, help="makes ids and seeded contacts deterministic"
+    )
+    parser.add_argument("--api-key", default="test-key")
+    parser.add_argument(
+        "--oauth-token", action="append", default=[], help="a token accepted as Bearer (repeatable)"
+    )
+    parser.add_argument("--rate-limit-minute", type=int, default=None)
+    parser.add_argument("--rate-limit-hour", type=int, default=None)
+    parser.add_argument("--rate-limit-day", type=int, default=None)
+    parser.add_argument("--time-scale", type=float, default=1.0, help="real seconds per emulated second")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
+    parser.add_argument(
+        "--reply-after", type=float, default=None, help="seconds until Approaching contacts reply"
+    )
+    parser.add_argument("--reply-fraction", type=float, default=0.5)
+    parser.add_argument("--reply-stage", default="Replied")
+    parser.add_argument("--pagination-as-strings", action="store_true")
+    parser.add_argument("--legacy-day-headers", action="store_true")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    emulator = ApolloEmulator(
+        args.api_key,
+        host=args.host,
+        port=args.port,
+        rate_limits={
+            "minute": args.rate_limit_minute,
+            "hour": args.rate_limit_hour,
+            "day": args.rate_limit_day,
+        },
+        time_scale=args.time_scale,
+        latency=args.latency,
+        oauth_tokens=args.oauth_token,
+        pagination_as_strings=args.pagination_as_strings,
+        reply_after=args.reply_after,
+        reply_fraction=args.reply_fraction,
+        reply_stage=args.reply_stage,
+        legacy_day_headers=args.legacy_day_headers,
+        seed=args.random_seed,
+        verbose=args.verbose,
+    )
+    if args.seed:
+        emulator.seed_contacts(args.seed)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    emulator.start()
+    print(f"Apollo emulator listening on {emulator.url}", flush=True)
+    try:
+        # A timed wait lets the main thread run the signal handlers promptly.
+        while not stopping.wait(0.5):
+            pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
