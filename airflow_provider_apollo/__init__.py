@@ -64,7 +64,13 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "hooks": [
-            {"integration-name": "Apollo.io", "python-modules": ["airflow_provider_apollo.hooks.apollo"]}
+            {
+                "integration-name": "Apollo.io",
+                "python-modules": [
+                    "airflow_provider_apollo.hooks.apollo",
+                    "airflow_provider_apollo.hooks.apollo_async",
+                ],
+            }
         ],
         "operators": [
             {

@@ -551,7 +551,12 @@ class RateLimiter:
             ends_at = window.ends_at()
             new_window = usage.used is not None and (
                 usage.used <= 1
-                or (window.used is not None and usage.used < window.used and ends_at is not None and sent_at >= ends_at)
+                or (
+                    window.used is not None
+                    and usage.used < window.used
+                    and ends_at is not None
+                    and sent_at >= ends_at
+                )
             )
             if new_window:
                 window.started_at = sent_at
@@ -655,6 +660,7 @@ class SearchPager:
         self.max_records = max_records
         self.next_page: int | None = 1 if max_records != 0 else None
         self.emitted = 0
+        self.rewinds = 0
         self.pagination: Pagination | None = None
 
     def body_for(self, page: int) -> dict[str, Any]:
@@ -666,24 +672,39 @@ class SearchPager:
     def next_request(self) -> ApiRequest | None:
         return None if self.next_page is None else self.request_for(self.next_page)
 
-    def accept(self, body: Any) -> list[dict[str, Any]]:
-        """Take one page's body; return the contacts to hand out and advance."""
+    def accept(self, body: Any, *, seen: set[str] | None = None) -> list[dict[str, Any]]:
+        """
+        Take one page's body; return the contacts to hand out and advance.
+
+        ``seen`` holds the ids already handed out by this search: a contact shifted onto a later
+        page (records added in front while paging) is not handed out twice. Contacts deleted in
+        front shift later records back onto pages already read; when the total drops, the pager
+        rewinds by as many pages as went missing and reads forward again, so none is skipped.
+        """
         pagination = read_pagination(body)
-        contacts = body.get("contacts") or []
-        if self.pagination is None:
+        contacts = [c for c in body.get("contacts") or [] if seen is None or c.get("id") not in seen]
+        previous = self.pagination
+        if previous is None:
             check_search_cap(pagination.total_entries, self.max_records)
         self.pagination = pagination
         current = self.next_page or pagination.page
         if self.max_records is not None:
             contacts = contacts[: max(0, self.max_records - self.emitted)]
         self.emitted += len(contacts)
+        if seen is not None:
+            seen.update(c["id"] for c in contacts if c.get("id") is not None)
+        if previous is not None and pagination.total_entries < previous.total_entries and current > 1:
+            shrunk = previous.total_entries - pagination.total_entries
+            self.rewinds += 1
+            self.next_page = max(1, current - math.ceil(shrunk / self.per_page))
+            return contacts
         done = (
-            not contacts
+            not body.get("contacts")
             or current >= pagination.total_pages
             or (self.max_records is not None and self.emitted >= self.max_records)
         )
         self.next_page = None if done else current + 1
-        return list(contacts)
+        return contacts
 
     def planned_pages(self) -> int | None:
         """Pages this search will read, once the first page told the total."""

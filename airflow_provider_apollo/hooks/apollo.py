@@ -110,6 +110,8 @@ class ApolloHook(BaseHook):
             if value is not None
         }
         self._stages: list[dict[str, Any]] | None = None
+        # Ids the last stage/owner update skipped as deleted (with skip_deleted=True).
+        self.skipped_deleted_contact_ids: list[str] = []
         self.rate_limiter = RateLimiter()
         # Responses by status, and 429s met: what a run cost, for logs and the demo's summary.
         self.status_counts: Counter[int] = Counter()
@@ -252,6 +254,7 @@ class ApolloHook(BaseHook):
         contact_id = validate_contact_ids([contact_id], "contact_id")[0]
         if not isinstance(fields, Mapping) or not fields:
             raise ApolloValidationError(f"fields must be a non-empty dict, got {fields!r}.")
+        _check_json(fields, "fields")
         request = ApiRequest("PATCH", contact_path(contact_id), json_body=dict(fields), endpoint=PATH_CONTACT)
         return dict(self.call(request)["contact"])
 
@@ -316,52 +319,49 @@ class ApolloHook(BaseHook):
     def _pages(self, pager: SearchPager, concurrency: int) -> Iterator[SearchPage]:
         seen: set[str] = set()
 
-        def fresh(contacts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            kept = []
-            for contact in contacts:
-                contact_id = contact.get("id")
-                if contact_id in seen:
-                    continue
-                if contact_id is not None:
-                    seen.add(contact_id)
-                kept.append(contact)
-            return kept
-
         def page_of(page_number: int, body: Any) -> SearchPage:
-            contacts = pager.accept(body)
+            contacts = pager.accept(body, seen=seen)
             totals = pager.pagination
             assert totals is not None
-            return SearchPage(page_number, totals.total_pages, totals.total_entries, fresh(contacts))
+            return SearchPage(page_number, totals.total_pages, totals.total_entries, contacts)
 
-        first = pager.next_request()
-        if first is None:
+        if concurrency > 1:
+            yield from self._pages_concurrently(pager, concurrency, page_of)
             return
-        yield page_of(1, self.call(first))
-        if concurrency == 1:
-            while (request := pager.next_request()) is not None:
-                yield page_of(pager.next_page or 0, self.call(request))
-            return
-        yield from self._pages_concurrently(pager, concurrency, page_of)
+        while (page_number := pager.next_page) is not None:
+            yield page_of(page_number, self.call(pager.request_for(page_number)))
 
     def _pages_concurrently(
         self, pager: SearchPager, concurrency: int, page_of: Callable[[int, Any], SearchPage]
     ) -> Iterator[SearchPage]:
-        """Fetch the remaining pages with up to ``concurrency`` in flight, handed out in order."""
-        last_page = pager.planned_pages() or 0
+        """
+        Read the first page, then up to ``concurrency`` pages in flight, handed out in order.
+
+        When the pager rewinds (contacts deleted while paging), pages in flight are dropped and
+        reading resumes from where the pager says.
+        """
+        if pager.next_page is None:
+            return
+        yield page_of(1, self.call(pager.request_for(1)))
         pending: deque[tuple[int, Future[Any]]] = deque()
-        next_page = 2
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apollo-search") as pool:
             try:
-                while next_page <= last_page or pending:
-                    while next_page <= last_page and len(pending) < concurrency:
-                        pending.append((next_page, pool.submit(self.call, pager.request_for(next_page))))
-                        next_page += 1
+                to_send = pager.next_page
+                while pager.next_page is not None:
+                    last_page = pager.planned_pages() or 0
+                    while to_send is not None and to_send <= last_page and len(pending) < concurrency:
+                        pending.append((to_send, pool.submit(self.call, pager.request_for(to_send))))
+                        to_send += 1
+                    if not pending:
+                        break
                     page_number, future = pending.popleft()
                     pager.next_page = page_number
-                    page = page_of(page_number, future.result())
-                    yield page
-                    if pager.next_page is None:  # max_records reached or an empty page
-                        break
+                    yield page_of(page_number, future.result())
+                    if pager.next_page is not None and pager.next_page != page_number + 1:
+                        for _, stale in pending:
+                            stale.cancel()
+                        pending.clear()
+                        to_send = pager.next_page
             finally:
                 for _, future in pending:
                     future.cancel()
@@ -417,7 +417,7 @@ class ApolloHook(BaseHook):
         self, path: str, contact_ids: list[str], value: dict[str, str], skip_deleted: bool
     ) -> list[dict[str, Any]]:
         updated: list[dict[str, Any]] = []
-        self.skipped_deleted_contact_ids: list[str] = []
+        self.skipped_deleted_contact_ids = []
         unique_ids = list(dict.fromkeys(contact_ids))
         for batch in batched(unique_ids, ID_BATCH_SIZE):
             while batch:
@@ -463,3 +463,16 @@ def _check_contact(contact: Any, argument: str) -> None:
         raise ApolloValidationError(
             f"{argument} must not contain 'api_key': the key comes from the connection."
         )
+    _check_json(contact, argument)
+
+
+def _check_json(fields: Mapping[str, Any], argument: str) -> None:
+    # Caught here, the error names the field; from json.dumps inside a request it would not.
+    for name, value in fields.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as error:
+            raise ApolloValidationError(
+                f"{argument}[{name!r}] must be a JSON value (str, number, bool, None, list or dict), "
+                f"got {type(value).__name__}: {error}."
+            ) from None

@@ -194,3 +194,17 @@ def test_minute_window_is_paced_with_at_most_one_429_per_window(monkeypatch: pyt
     theoretical = (windows - 1) * window
     # Loose on purpose (timings belong to bench/): fails only if the hook sleeps whole extra windows.
     assert elapsed < theoretical * 1.5 + 1.0, f"{elapsed:.2f}s vs theoretical {theoretical:.2f}s"
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_search_misses_no_contact_when_contacts_are_deleted_while_paging(
+    apollo_connection: ApolloEmulator, concurrency: int
+) -> None:
+    ids = apollo_connection.seed_contacts(450)
+    contacts = ApolloHook().search_contacts(concurrency=concurrency)
+    read = [next(contacts)["id"] for _ in range(150)]
+    apollo_connection.delete_contacts(ids[10:13])  # already read: later records shift back
+    read += [c["id"] for c in contacts]
+    assert sorted(set(read)) == sorted(set(ids) - set(ids[10:13]) | set(read[:150]))
+    assert len(read) == len(set(read))
+    assert set(ids) - set(ids[10:13]) <= set(read)

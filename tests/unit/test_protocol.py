@@ -425,3 +425,22 @@ def test_bulk_result_is_put_back_in_input_order() -> None:
 def test_bulk_result_missing_contacts_is_an_error() -> None:
     with pytest.raises(Exception, match="2 inputs"):
         order_bulk_result([{"title": "x"}, {"title": "y"}], [{"id": "1"}], [])
+
+
+def test_pager_rewinds_when_contacts_deleted_in_front_shift_records_back() -> None:
+    pager, seen = SearchPager({}, per_page=2, max_records=None), set()
+    got = [c["id"] for c in pager.accept(page(1, 3, 6, ["a", "b"]), seen=seen)]
+    # "a" was deleted: every record moved back one place, so page 2 now starts at "d".
+    got += [c["id"] for c in pager.accept(page(2, 3, 5, ["d", "e"]), seen=seen)]
+    assert pager.next_page == 1 and pager.rewinds == 1
+    got += [c["id"] for c in pager.accept(page(1, 3, 5, ["b", "c"]), seen=seen)]
+    got += [c["id"] for c in pager.accept(page(2, 3, 5, ["d", "e"]), seen=seen)]
+    got += [c["id"] for c in pager.accept(page(3, 3, 5, ["f"]), seen=seen)]
+    assert got == ["a", "b", "d", "e", "c", "f"]
+    assert pager.next_request() is None
+
+
+def test_pager_drops_contacts_it_already_handed_out() -> None:
+    pager, seen = SearchPager({}, per_page=2, max_records=None), set()
+    pager.accept(page(1, 2, 4, ["a", "b"]), seen=seen)
+    assert [c["id"] for c in pager.accept(page(2, 2, 4, ["b", "c"]), seen=seen)] == ["c"]

@@ -1,0 +1,311 @@
+"""Operators that create and update Apollo contacts: argument checks, one hook call, ids to XCom."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow.providers.common.compat.sdk import BaseOperator, Context
+
+from airflow_provider_apollo.exceptions import ApolloValidationError
+from airflow_provider_apollo.hooks.apollo import ApolloHook
+from airflow_provider_apollo.protocol import BULK_CREATE_MAX, validate_contact_ids
+
+# Values a DAG author writes literally; anything else (an XComArg, a mapped argument) is resolved
+# only when the task runs, so it can be checked only then.
+_LITERAL_TYPES = (str, bytes, int, float, bool, list, tuple, dict, type(None))
+_JINJA_MARKERS = ("{{", "{%")
+
+
+def is_resolved_later(value: Any) -> bool:
+    """True for an argument known only at run time: an ``XComArg`` or a string holding Jinja."""
+    if not isinstance(value, _LITERAL_TYPES):
+        return True
+    return isinstance(value, str) and any(marker in value for marker in _JINJA_MARKERS)
+
+
+def native_value(value: Any, argument: str, expected: type[list] | type[dict]) -> Any:
+    """
+    A list or dict argument after templating, as a Python value.
+
+    With ``render_template_as_native_obj=True`` on the DAG, Jinja already returns a list or dict.
+    Otherwise a template renders to a string such as ``"['a', 'b']"`` (Python's repr of an XCom)
+    or ``'["a", "b"]'`` (``| tojson``): that string is parsed as JSON, then as a Python literal with
+    :func:`ast.literal_eval` (literals only; nothing is evaluated). A tuple counts as a list.
+    """
+    if isinstance(value, (str, bytes)):
+        text = value.decode() if isinstance(value, bytes) else value
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = ast.literal_eval(text.strip())
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                raise ApolloValidationError(
+                    f"{argument} must be a {expected.__name__}; got the string {_short(text)}, which is "
+                    "neither JSON nor a Python literal. Pass a list/dict, an XComArg, or a template that "
+                    "renders to one (see render_template_as_native_obj)."
+                ) from None
+    if expected is list and isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, expected):
+        raise ApolloValidationError(
+            f"{argument} must be a {expected.__name__}, got {type(value).__name__}: {_short(repr(value))}."
+        )
+    return value
+
+
+def contact_ids_value(value: Any, argument: str = "contact_ids") -> list[str]:
+    """A non-empty list of contact id strings (a rendered template parsed first)."""
+    ids = validate_contact_ids(native_value(value, argument, list), argument)
+    if not ids:
+        raise ApolloValidationError(f"{argument} is empty: give at least one contact id.")
+    return ids
+
+
+def non_empty_string(value: Any, argument: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ApolloValidationError(f"{argument} must be a non-empty string ({what}), got {value!r}.")
+    return value.strip()
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+class _ApolloOperator(BaseOperator):
+    """Shared plumbing: the connection id and a hook built on first use, never at DAG parse time."""
+
+    def __init__(self, *, apollo_conn_id: str = ApolloHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.apollo_conn_id = apollo_conn_id
+
+    @cached_property
+    def hook(self) -> ApolloHook:
+        return ApolloHook(apollo_conn_id=self.apollo_conn_id)
+
+
+class ApolloCreateContactOperator(_ApolloOperator):
+    """
+    Create one contact, or many through Apollo's bulk create (100 per request).
+
+    ``run_dedupe`` defaults to True so a retried task updates the contact it created on the first
+    try instead of creating a duplicate (Apollo has no idempotency key).
+
+    :param contact: one contact's fields (``first_name``, ``email``, ...); XCom: its id. Templated.
+    :param contacts: a list of contacts' fields; XCom: their ids, in input order. Templated.
+    :param run_dedupe: let Apollo match an existing contact (email, name and company...) and update
+        it instead of creating a new one.
+    :param apollo_conn_id: the Airflow connection id.
+    """
+
+    template_fields: Sequence[str] = ("contact", "contacts")
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        contact: dict[str, Any] | str | None = None,
+        contacts: list[dict[str, Any]] | str | None = None,
+        run_dedupe: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (contact is None) == (contacts is None):
+            raise ApolloValidationError(
+                f"{type(self).__name__} {self.task_id!r}: pass exactly one of contact= (one contact's "
+                f"fields) or contacts= (a list of them), got {'both' if contact is not None else 'neither'}."
+            )
+        if not isinstance(run_dedupe, bool):
+            raise ApolloValidationError(f"run_dedupe must be True or False, got {run_dedupe!r}.")
+        self.contact = contact
+        self.contacts = contacts
+        self.run_dedupe = run_dedupe
+        if contact is not None and not is_resolved_later(contact):
+            _contact_value(contact, "contact")
+        if contacts is not None and not is_resolved_later(contacts):
+            _contacts_value(contacts)
+
+    def execute(self, context: Context) -> str | list[str]:
+        if self.contact is not None:
+            contact = _contact_value(self.contact, "contact")
+            created = self.hook.create_contact(contact, run_dedupe=self.run_dedupe)
+            self.log.info(
+                "Created contact %s%s",
+                created["id"],
+                " (or updated the existing match: run_dedupe is on)" if self.run_dedupe else "",
+            )
+            return str(created["id"])
+        contacts = _contacts_value(self.contacts)
+        results = self.hook.bulk_create_contacts(contacts, run_dedupe=self.run_dedupe)
+        self.log.info(
+            "Created %d contacts in %d bulk request(s)%s",
+            len(results),
+            -(-len(contacts) // BULK_CREATE_MAX),
+            " (existing matches updated: run_dedupe is on)" if self.run_dedupe else "",
+        )
+        return [str(contact["id"]) for contact in results]
+
+
+def _contact_value(value: Any, argument: str) -> dict[str, Any]:
+    contact = native_value(value, argument, dict)
+    if not contact:
+        raise ApolloValidationError(
+            f"{argument} is empty: give the contact's fields (first_name, email ...)."
+        )
+    if "api_key" in contact:
+        raise ApolloValidationError(
+            f"{argument} must not contain 'api_key': the key comes from the connection."
+        )
+    return dict(contact)
+
+
+def _contacts_value(value: Any) -> list[dict[str, Any]]:
+    contacts = native_value(value, "contacts", list)
+    if not contacts:
+        raise ApolloValidationError("contacts is empty: give at least one contact's fields.")
+    return [_contact_value(item, f"contacts[{index}]") for index, item in enumerate(contacts)]
+
+
+class ApolloUpdateContactOperator(_ApolloOperator):
+    """
+    Update one contact's fields (``label_names`` replaces the contact's labels).
+
+    :param contact_id: the contact's id. Templated.
+    :param fields: the fields to set. Templated.
+    :param apollo_conn_id: the Airflow connection id.
+    """
+
+    template_fields: Sequence[str] = ("contact_id", "fields")
+    ui_color = "#e8f0fe"
+
+    def __init__(self, *, contact_id: str, fields: dict[str, Any] | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.contact_id = contact_id
+        self.fields = fields
+        if not is_resolved_later(contact_id):
+            non_empty_string(contact_id, "contact_id", "a contact id")
+        if not is_resolved_later(fields):
+            _contact_value(fields, "fields")
+
+    def execute(self, context: Context) -> str:
+        contact_id = non_empty_string(self.contact_id, "contact_id", "a contact id")
+        fields = _contact_value(self.fields, "fields")
+        self.hook.update_contact(contact_id, fields)
+        self.log.info("Updated contact %s: set %s", contact_id, ", ".join(sorted(fields)))
+        return contact_id
+
+
+class _ApolloBulkUpdateOperator(_ApolloOperator):
+    """Shared by the stage and owner updates: id checks, deleted contacts, the XCom value."""
+
+    template_fields: Sequence[str] = ("contact_ids",)
+    ui_color = "#e8f0fe"
+
+    def __init__(self, *, contact_ids: list[str] | str, skip_deleted: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.contact_ids = contact_ids
+        if not isinstance(skip_deleted, bool):
+            raise ApolloValidationError(f"skip_deleted must be True or False, got {skip_deleted!r}.")
+        self.skip_deleted = skip_deleted
+        if not is_resolved_later(contact_ids):
+            contact_ids_value(contact_ids)
+
+    def _report_deleted(self, error: ApolloValidationError, action: str) -> ApolloValidationError:
+        deleted = list(error.deleted_contact_ids)
+        shown = ", ".join(deleted[:20]) + (f" and {len(deleted) - 20} more" if len(deleted) > 20 else "")
+        return ApolloValidationError(
+            f"Could not {action}: {len(deleted)} of the contacts are deleted in Apollo: {shown}. "
+            "Remove them upstream, or pass skip_deleted=True to update the others and log these. "
+            "Batches of 100 sent before this one were applied.",
+            status_code=error.status_code,
+            body=error.body,
+            deleted_contact_ids=deleted,
+        )
+
+    def _log_skipped(self) -> None:
+        skipped = list(getattr(self.hook, "skipped_deleted_contact_ids", []) or [])
+        if skipped:
+            self.log.warning("Skipped %d deleted contacts (skip_deleted=True): %s", len(skipped), skipped)
+
+
+class ApolloUpdateStagesOperator(_ApolloBulkUpdateOperator):
+    """
+    Move contacts to a contact stage, in batches of 100.
+
+    The stage name is checked against the team's stages before any update is sent; an unknown name
+    fails listing the known ones.
+
+    :param contact_ids: the contacts' ids: a list, an ``XComArg`` or a template rendering to a list.
+    :param contact_stage: the stage's id or display name (``"Interested"``, case-insensitive). Templated.
+    :param skip_deleted: update the other contacts when some are deleted (and log their ids) instead
+        of failing.
+    :param apollo_conn_id: the Airflow connection id.
+    """
+
+    template_fields: Sequence[str] = ("contact_ids", "contact_stage")
+
+    def __init__(self, *, contact_ids: list[str] | str, contact_stage: str, **kwargs: Any) -> None:
+        super().__init__(contact_ids=contact_ids, **kwargs)
+        self.contact_stage = contact_stage
+        if not is_resolved_later(contact_stage):
+            non_empty_string(contact_stage, "contact_stage", "a stage id or name")
+
+    def execute(self, context: Context) -> list[str]:
+        contact_ids = contact_ids_value(self.contact_ids)
+        stage = non_empty_string(self.contact_stage, "contact_stage", "a stage id or name")
+        stage_id = self.hook.resolve_contact_stage_id(stage)
+        stage_label = self.hook.contact_stage_name(stage_id)
+        try:
+            updated = self.hook.update_contact_stages(contact_ids, stage_id, skip_deleted=self.skip_deleted)
+        except ApolloValidationError as error:
+            if error.deleted_contact_ids:
+                raise self._report_deleted(error, f"move contacts to stage {stage_label}") from None
+            raise
+        self._log_skipped()
+        self.log.info("Moved %d contacts to stage %s", len(updated), stage_label)
+        return [str(contact["id"]) for contact in updated]
+
+
+class ApolloUpdateOwnersOperator(_ApolloBulkUpdateOperator):
+    """
+    Assign contacts to an owner (an Apollo user), in batches of 100.
+
+    :param contact_ids: the contacts' ids: a list, an ``XComArg`` or a template rendering to a list.
+    :param owner_id: the Apollo user id of the new owner. Templated.
+    :param skip_deleted: update the other contacts when some are deleted (and log their ids) instead
+        of failing.
+    :param apollo_conn_id: the Airflow connection id.
+    """
+
+    template_fields: Sequence[str] = ("contact_ids", "owner_id")
+
+    def __init__(self, *, contact_ids: list[str] | str, owner_id: str, **kwargs: Any) -> None:
+        super().__init__(contact_ids=contact_ids, **kwargs)
+        self.owner_id = owner_id
+        if not is_resolved_later(owner_id):
+            non_empty_string(owner_id, "owner_id", "an Apollo user id")
+
+    def execute(self, context: Context) -> list[str]:
+        contact_ids = contact_ids_value(self.contact_ids)
+        owner_id = non_empty_string(self.owner_id, "owner_id", "an Apollo user id")
+        try:
+            updated = self.hook.update_contact_owners(contact_ids, owner_id, skip_deleted=self.skip_deleted)
+        except ApolloValidationError as error:
+            if error.deleted_contact_ids:
+                raise self._report_deleted(error, f"assign contacts to owner {owner_id}") from None
+            raise
+        self._log_skipped()
+        self.log.info("Assigned %d contacts to owner %s", len(updated), owner_id)
+        return [str(contact["id"]) for contact in updated]
+
+
+__all__ = [
+    "ApolloCreateContactOperator",
+    "ApolloUpdateContactOperator",
+    "ApolloUpdateOwnersOperator",
+    "ApolloUpdateStagesOperator",
+]
