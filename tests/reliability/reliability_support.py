@@ -1,0 +1,195 @@
+"""Helpers of the reliability suite: the marker key, fast retries, the named faults, leak checks."""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from airflow_provider_apollo.testing import ApolloEmulator
+
+# A key nobody would type by accident: every log, exception, XCom and rendered field is searched for it.
+MARKER_KEY = "sk-live-UNIQUE-MARKER-3f9c1e7a5b"
+
+# A retry budget that survives the injected faults in well under a second each: max_retry_wait also
+# caps the hook's exponential backoff (it starts at 0.5 s), and 429 faults use retry_after=0.1.
+MAX_RETRIES = 3
+MAX_RETRY_WAIT = 0.3
+TIMEOUT = 5.0
+SHORT_TIMEOUT = 0.3
+SLOW_RESPONSE = 0.6
+RETRY_AFTER = 0.1
+# Task retries a DAG author would configure (retries=2): three tries in all.
+TASK_TRIES = 3
+
+
+def connection(emulator: ApolloEmulator, **extra: Any) -> str:
+    settings = {"max_retries": MAX_RETRIES, "max_retry_wait": MAX_RETRY_WAIT, "timeout": TIMEOUT, **extra}
+    return json.dumps(
+        {"conn_type": "apollo", "password": emulator.api_key, "host": emulator.url, "extra": settings}
+    )
+
+
+def text_of(value: Any) -> str:
+    """Everything a value could show a user: an exception's full chain, or a JSON/repr rendering."""
+    if isinstance(value, BaseException):
+        return "".join(traceback.format_exception(value)) + repr(value) + repr(getattr(value, "body", None))
+    try:
+        return json.dumps(value, default=repr) + repr(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def assert_no_key(*values: Any) -> None:
+    for value in values:
+        assert MARKER_KEY not in text_of(value), f"the API key leaked into a {type(value).__name__}"
+
+
+def expect_failure(run: Callable[[], Any], *errors: type[BaseException]) -> BaseException:
+    """Run ``run``; it must raise one of ``errors``, with the key nowhere in the exception's chain."""
+    with pytest.raises(errors or (Exception,)) as raised:
+        run()
+    assert_no_key(raised.value)
+    return raised.value
+
+
+def count_by_email(emulator: ApolloEmulator) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for contact in emulator.contacts.values():
+        email = str(contact.get("email") or "").casefold()
+        counts[email] = counts.get(email, 0) + 1
+    return counts
+
+
+def settle(emulator: ApolloEmulator, fault: FaultCase | None = None) -> None:
+    """After a delay fault: wait until requests the client gave up on have been applied server-side."""
+    if fault is not None and not fault.slow:
+        return
+    deadline = time.monotonic() + SLOW_RESPONSE * 3
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        # A dropped request keeps status 0 for good; a delayed one is answered SLOW_RESPONSE after arrival.
+        if not any(r.status == 0 and now - r.time < SLOW_RESPONSE + 0.2 for r in list(emulator.requests)):
+            return
+        time.sleep(0.02)
+
+
+class RecordingTaskInstance:
+    """The part of a task instance operators use: ``xcom_push``, through JSON as Airflow stores it."""
+
+    def __init__(self) -> None:
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = json.loads(json.dumps(value))
+
+
+def run_task(
+    make_operator: Callable[[], Any], context: dict[str, Any], tries: int = TASK_TRIES
+) -> tuple[Any, list[BaseException]]:
+    """
+    Run a task the way Airflow does with ``retries=tries - 1``: a fresh operator (a new process) each
+    try, until one succeeds. Returns the XCom value (through JSON) and the errors of the failed tries.
+    """
+    errors: list[BaseException] = []
+    for _ in range(tries):
+        operator = make_operator()
+        try:
+            value = operator.execute(context)
+        except Exception as error:  # Airflow marks the try failed and schedules the retry
+            assert_no_key(error)
+            errors.append(error)
+            continue
+        value = json.loads(json.dumps(value))
+        assert_no_key(value, context["ti"].xcoms)
+        return value, errors
+    raise errors[-1]
+
+
+@dataclass(frozen=True)
+class FaultCase:
+    """One fault: the emulator's fault kind and options, and the connection extras it needs."""
+
+    name: str
+    kind: str
+    options: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slow(self) -> bool:
+        return self.kind == "delay"
+
+    def inject(self, emulator: ApolloEmulator, **overrides: Any) -> None:
+        emulator.add_fault(self.kind, **{**self.options, **overrides})
+
+    def param(self) -> Any:
+        return pytest.param(self, id=self.name)
+
+
+# Faults the hook's retry budget covers: a run under them must end exactly as a run without them.
+TRANSIENT_FAULTS = (
+    FaultCase(
+        "429-storm-every-2nd-request",
+        "status",
+        {"status": 429, "retry_after": RETRY_AFTER, "every": 2, "count": None},
+    ),
+    FaultCase("5xx-burst", "status", {"status": 500, "count": 2}),
+    FaultCase("503-gateway-html-burst", "status", {"status": 503, "count": 2}),
+    FaultCase("dropped-before-apply", "drop", {"count": 2}),
+    FaultCase("dropped-after-apply", "drop_after_apply", {"count": 2}),
+    FaultCase(
+        "slow-response-past-timeout",
+        "delay",
+        {"delay": SLOW_RESPONSE, "count": 1},
+        {"timeout": SHORT_TIMEOUT},
+    ),
+    FaultCase("truncated-body", "truncate", {"count": 2}),
+    FaultCase("non-json-body", "non_json", {"count": 2}),
+)
+
+# The same faults on every request (or more often than the hook retries): the run must fail clearly,
+# and whatever it writes must be absent or whole.
+PERSISTENT_FAULTS = (
+    FaultCase("429-on-every-request", "status", {"status": 429, "retry_after": RETRY_AFTER, "count": None}),
+    FaultCase("5xx-on-every-request", "status", {"status": 500, "count": None}),
+    FaultCase("dropped-before-apply-always", "drop", {"count": None}),
+    FaultCase("dropped-after-apply-always", "drop_after_apply", {"count": None}),
+    FaultCase(
+        "slow-response-always",
+        "delay",
+        {"delay": SLOW_RESPONSE, "count": MAX_RETRIES + 1},
+        {"timeout": SHORT_TIMEOUT},
+    ),
+    FaultCase("truncated-body-always", "truncate", {"count": None}),
+    FaultCase("non-json-body-always", "non_json", {"count": None}),
+)
+
+
+def transient_params() -> list[Any]:
+    return [case.param() for case in TRANSIENT_FAULTS]
+
+
+def persistent_params() -> list[Any]:
+    return [case.param() for case in PERSISTENT_FAULTS]
+
+
+def after_applied(emulator: ApolloEmulator, handler: str, n: int, action: Callable[[], None]) -> None:
+    """Run ``action`` right after the emulator applied its ``n``-th request to ``handler`` (a mid-run event)."""
+    original = getattr(emulator, handler)
+    calls = 0
+
+    def wrapped(request: Any) -> Any:
+        nonlocal calls
+        result = original(request)
+        calls += 1
+        if calls == n:
+            action()
+        return result
+
+    # The server looks the handler up on the instance for every request.
+    setattr(emulator, handler, wrapped)
