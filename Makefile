@@ -10,7 +10,9 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/tests/dags
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL := 5
-export PYTHONDONTWRITEBYTECODE := 1
+# The machine sets PYTHONDONTWRITEBYTECODE; without cached bytecode every Airflow process
+# compiles Airflow from source (seconds per process), so tests and the demo turn it off.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install airflow-db lint test test-fast e2e demo bench docs clean
 
@@ -20,7 +22,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test]'
 	touch $@
 
 # A migrated SQLite metadata DB inside the repository (ignored by git).

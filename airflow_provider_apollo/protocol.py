@@ -443,6 +443,13 @@ _WINDOW_HEADERS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 MINUTE_WINDOW_SECONDS = 60.0
+# The client sees a window open a little after Apollo does; waiting this much past the predicted
+# reset absorbs that skew (0.65 s of a 60 s minute).
+RESET_MARGIN = 0.05
+RESET_MARGIN_SHARE = 0.01
+# While one request learns when a used-up window resets, the others check back this often.
+PROBE_POLL = 0.05
+PROBE_STALE_AFTER = 5.0
 
 
 @dataclass(frozen=True)
@@ -486,6 +493,7 @@ class _MinuteWindow:
     limit: int | None = None
     used: int | None = None
     left: int | None = None
+    probe_until: float = 0.0
 
     def ends_at(self) -> float | None:
         if self.started_at is None or not self.length_learned:
@@ -511,17 +519,25 @@ class RateLimiter:
         self._lock = threading.Lock()
 
     def delay(self, key: str, now: float) -> float:
-        """Seconds to wait before sending a request that counts against ``key``'s window."""
+        """
+        Seconds to wait before sending a request that counts against ``key``'s window.
+
+        Call it again after sleeping: with the quota used up and the window's end not yet
+        known, one request goes ahead to learn it and the others poll until it has.
+        """
         with self._lock:
             window = self._windows.get(key)
-            if window is None or window.left is None or window.limit is None:
+            if window is None or window.left is None or window.limit is None or window.left > 0:
+                # Bursting and then waiting for the reset is as fast as a fixed window allows;
+                # spreading requests out would only move the wait into the run's last window.
                 return 0.0
             ends_at = window.ends_at()
-            if ends_at is None or now >= ends_at:
-                return 0.0
-            # Bursting and then waiting for the reset is as fast as a fixed window allows;
-            # spreading requests out would only move the wait into the run's last window.
-            return ends_at - now if window.left <= 0 else 0.0
+            if ends_at is not None:
+                return max(0.0, ends_at + window.length * RESET_MARGIN_SHARE + RESET_MARGIN - now)
+            if window.probe_until > now:
+                return PROBE_POLL
+            window.probe_until = now + PROBE_STALE_AFTER
+            return 0.0
 
     def reserve(self, key: str, now: float) -> None:
         """Count a request about to be sent, so concurrent senders do not all spend the same quota."""
@@ -540,6 +556,7 @@ class RateLimiter:
         """Update ``key``'s window from the response to a request sent at ``sent_at``."""
         with self._lock:
             window = self._windows.setdefault(key, _MinuteWindow())
+            window.probe_until = 0.0
             if response.status == 429:
                 self._observe_429(window, response, now)
                 return
@@ -559,7 +576,9 @@ class RateLimiter:
                 )
             )
             if new_window:
-                window.started_at = sent_at
+                # Apollo opened the window between sending and now; ``now`` errs on the late,
+                # safe side (a reset predicted early would meet a 429).
+                window.started_at = now
                 window.left = usage.left
             else:
                 # Responses to concurrent requests arrive out of order: the smallest count is newest.

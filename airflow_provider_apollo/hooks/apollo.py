@@ -10,12 +10,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 import tenacity
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
-from requests.adapters import HTTPAdapter
 
 from airflow_provider_apollo import UI_FIELD_BEHAVIOUR
 from airflow_provider_apollo.exceptions import (
@@ -52,6 +50,9 @@ from airflow_provider_apollo.protocol import (
     validate_contact_ids,
     validate_search,
 )
+
+if TYPE_CHECKING:
+    import requests
 
 # Upper bound on pages fetched at once; Apollo's per-minute quota, not sockets, is the real limit.
 MAX_SEARCH_CONCURRENCY = 8
@@ -141,6 +142,10 @@ class ApolloHook(BaseHook):
     @cached_property
     def session(self) -> requests.Session:
         """One session for every call: connection reuse, auth headers set once."""
+        # requests loads on the first call, not when a DAG file imports an operator.
+        import requests
+        from requests.adapters import HTTPAdapter
+
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_SEARCH_CONCURRENCY)
         session.mount("https://", adapter)
@@ -166,8 +171,7 @@ class ApolloHook(BaseHook):
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _send(self, request: ApiRequest) -> ApiResponse:
-        delay = self.rate_limiter.delay(request.rate_key, time.monotonic())
-        if delay > 0:
+        while (delay := self.rate_limiter.delay(request.rate_key, time.monotonic())) > 0:
             self.log.info(
                 "Pacing Apollo %s: waiting %.2f s for the rate-limit window", request.describe(), delay
             )
@@ -183,19 +187,19 @@ class ApolloHook(BaseHook):
                 timeout=self.config.timeout,
             )
             body = raw.content
-        except requests.exceptions.RequestException as error:
+        except _request_errors() as error:
             raise self._connection_error(request, error) from None
         response = ApiResponse(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, body)
         self.status_counts[response.status] += 1
         self.rate_limiter.observe(request.rate_key, response, sent_at, time.monotonic())
         return response
 
-    def _connection_error(
-        self, request: ApiRequest, error: requests.exceptions.RequestException
-    ) -> ApolloApiError:
+    def _connection_error(self, request: ApiRequest, error: Exception) -> ApolloApiError:
         # A connection never made cannot have applied the request; anything later might have.
-        never_sent = isinstance(error, requests.exceptions.ConnectTimeout) or (
-            isinstance(error, requests.exceptions.ConnectionError)
+        from requests import exceptions
+
+        never_sent = isinstance(error, exceptions.ConnectTimeout) or (
+            isinstance(error, exceptions.ConnectionError)
             and "NewConnectionError" in repr(error.args[0] if error.args else error)
         )
         self.status_counts[0] += 1
@@ -452,6 +456,12 @@ class ApolloHook(BaseHook):
         if isinstance(body, dict) and body.get("is_logged_in") is False:
             return False, "Apollo answered, but the key is not logged in."
         return True, f"Connected to Apollo at {self.config.base_url}"
+
+
+def _request_errors() -> type[Exception]:
+    from requests.exceptions import RequestException
+
+    return RequestException
 
 
 def _check_contact(contact: Any, argument: str) -> None:

@@ -111,8 +111,7 @@ class ApolloAsyncHook(BaseHook):
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _send(self, config: ApolloConfig, request: ApiRequest) -> ApiResponse:
-        delay = self.rate_limiter.delay(request.rate_key, time.monotonic())
-        if delay > 0:
+        while (delay := self.rate_limiter.delay(request.rate_key, time.monotonic())) > 0:
             self.log.info(
                 "Pacing Apollo %s: waiting %.2f s for the rate-limit window", request.describe(), delay
             )

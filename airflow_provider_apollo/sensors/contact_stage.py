@@ -6,7 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import (
     AirflowException,
@@ -26,14 +26,16 @@ from airflow_provider_apollo.operators.contacts import (
     native_value,
     non_empty_string,
 )
-from airflow_provider_apollo.triggers.contact_stage import (
+from airflow_provider_apollo.stage_check import (
     REQUIRE_ALL,
-    ApolloContactStageTrigger,
     StageCheckResult,
     run_check,
     stage_check,
     validate_require,
 )
+
+if TYPE_CHECKING:
+    from airflow_provider_apollo.triggers.contact_stage import ApolloContactStageTrigger
 
 # The trigger reports its own timeout at the deadline; the deferral timeout is only a backstop
 # for a trigger that never fires (a triggerer lost), so it comes a little later.
@@ -144,7 +146,7 @@ class ApolloContactStageSensor(BaseSensorOperator):
             self.poke_interval,
         )
         self.defer(
-            trigger=ApolloContactStageTrigger(
+            trigger=_trigger_class()(
                 contact_ids=contact_ids,
                 stage_ids=stage_ids,
                 require=self.require,
@@ -184,3 +186,10 @@ def _target_stages_value(value: Any) -> list[str]:
     if not stages:
         raise ApolloValidationError("target_stages is empty: give at least one stage id or name.")
     return [non_empty_string(stage, "target_stages", "a stage id or name") for stage in stages]
+
+
+def _trigger_class() -> type[ApolloContactStageTrigger]:
+    # Imported when deferring, not at DAG parse: airflow.triggers.base alone costs ~150 ms.
+    from airflow_provider_apollo.triggers.contact_stage import ApolloContactStageTrigger
+
+    return ApolloContactStageTrigger

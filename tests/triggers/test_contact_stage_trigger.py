@@ -14,13 +14,9 @@ import pytest
 
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
+from airflow_provider_apollo.stage_check import arun_check, run_check, stage_check
 from airflow_provider_apollo.testing import ApolloEmulator
-from airflow_provider_apollo.triggers.contact_stage import (
-    ApolloContactStageTrigger,
-    arun_check,
-    run_check,
-    stage_check,
-)
+from airflow_provider_apollo.triggers.contact_stage import ApolloContactStageTrigger
 
 
 def first_event(trigger: ApolloContactStageTrigger) -> dict[str, Any]:

@@ -264,7 +264,7 @@ def test_limiter_learns_the_window_from_the_first_429_then_waits_instead_of_fail
         limiter.observe(key, minute_headers(20, used), now, now)
         now += 0.01
     limiter.observe(key, minute_headers(20, 20, status=429, retry_after="2.8"), now, now)
-    assert limiter.delay(key, now) == pytest.approx(2.8)
+    assert limiter.delay(key, now) == pytest.approx(2.8, abs=0.1)  # plus a small margin past the reset
     # The window opened at 100.0 and resets at now + 2.8: its length is learned.
     now += 2.8
     limiter.reserve(key, now)
@@ -286,10 +286,19 @@ def test_limiter_waits_only_when_the_learned_window_is_used_up() -> None:
     limiter.observe(key, minute_headers(100, 99), 61.0, 61.0)
     assert limiter.delay(key, 61.0) == 0.0
     limiter.observe(key, minute_headers(100, 100), 61.0, 61.0)
-    assert limiter.delay(key, 61.0) == pytest.approx(59.0)
+    assert limiter.delay(key, 61.0) == pytest.approx(59.0, abs=0.7)
     limiter.observe(key, minute_headers(100, 50), 61.0, 61.0)  # an older response arriving late
-    assert limiter.delay(key, 61.0) == pytest.approx(59.0), "the newest (smallest) requests-left wins"
-    assert limiter.delay(key, 120.0) == 0.0
+    assert limiter.delay(key, 61.0) == pytest.approx(59.0, abs=0.7), "the newest (smallest) requests-left wins"
+    assert limiter.delay(key, 121.0) == 0.0
+
+
+def test_limiter_sends_one_probe_while_the_reset_is_unknown() -> None:
+    limiter = RateLimiter()
+    limiter.observe("k", minute_headers(20, 20), 0.0, 0.0)
+    assert limiter.delay("k", 0.1) == 0.0, "one request goes ahead to learn the reset"
+    assert limiter.delay("k", 0.1) > 0, "the others wait for its answer instead of meeting 429s too"
+    limiter.observe("k", minute_headers(20, 20, status=429, retry_after="1.5"), 0.1, 0.2)
+    assert limiter.delay("k", 0.2) == pytest.approx(1.5, abs=0.7)
 
 
 def test_limiter_does_not_pace_on_a_guessed_window_length() -> None:
