@@ -10,6 +10,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_apollo.exceptions import ApolloApiError
+from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 from airflow_provider_apollo.stage_check import (
     REQUIRE_ALL,
     arun_check,
@@ -74,9 +75,6 @@ class ApolloContactStageTrigger(BaseTrigger):
 
     async def _wait(self) -> dict[str, Any]:
         try:
-            # aiohttp loads only where the trigger runs: DAG files importing the sensor skip its ~100 ms.
-            from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
-
             async with ApolloAsyncHook(self.apollo_conn_id) as hook:
                 round_number = 0
                 while True:

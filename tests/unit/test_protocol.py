@@ -288,7 +288,9 @@ def test_limiter_waits_only_when_the_learned_window_is_used_up() -> None:
     limiter.observe(key, minute_headers(100, 100), 61.0, 61.0)
     assert limiter.delay(key, 61.0) == pytest.approx(59.0, abs=0.7)
     limiter.observe(key, minute_headers(100, 50), 61.0, 61.0)  # an older response arriving late
-    assert limiter.delay(key, 61.0) == pytest.approx(59.0, abs=0.7), "the newest (smallest) requests-left wins"
+    assert limiter.delay(key, 61.0) == pytest.approx(59.0, abs=0.7), (
+        "the newest (smallest) requests-left wins"
+    )
     assert limiter.delay(key, 121.0) == 0.0
 
 
