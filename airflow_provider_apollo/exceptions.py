@@ -38,9 +38,11 @@ class ApolloAuthError(ApolloApiError):
     """The key is missing, invalid or revoked (401), or lacks access to the endpoint (403)."""
 
 
-class ApolloValidationError(ApolloApiError):
+class ApolloValidationError(ApolloApiError, ValueError):
     """
     Apollo rejected the request's content (422), or an argument was refused before any request.
+
+    Also a ``ValueError``, so code that guards arguments with ``except ValueError`` catches it.
 
     :param deleted_contact_ids: ids Apollo reported as deleted (422 with ``deleted_contact_ids``).
     """

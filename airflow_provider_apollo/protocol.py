@@ -630,6 +630,13 @@ def read_pagination(body: Any) -> Pagination:
     return Pagination(number("page", 1), number("per_page"), number("total_entries"), number("total_pages"))
 
 
+def check_int_range(value: Any, argument: str, low: int, high: int) -> int:
+    """An integer from ``low`` to ``high``, or an ``ApolloValidationError`` naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ApolloValidationError(f"{argument} must be an integer from {low} to {high}, got {value!r}.")
+    return value
+
+
 def validate_search(filters: Any, per_page: Any, max_records: Any) -> dict[str, Any]:
     """Search arguments checked before any request: filters a dict, per_page 1..100, max_records >= 0."""
     if filters is None:
@@ -642,14 +649,7 @@ def validate_search(filters: Any, per_page: Any, max_records: Any) -> dict[str, 
                 f"search filters must not contain {reserved!r}: paging is done for you "
                 "(use per_page= and max_records=)."
             )
-    if (
-        isinstance(per_page, bool)
-        or not isinstance(per_page, int)
-        or not 1 <= per_page <= SEARCH_PER_PAGE_MAX
-    ):
-        raise ApolloValidationError(
-            f"per_page must be an integer from 1 to {SEARCH_PER_PAGE_MAX}, got {per_page!r}."
-        )
+    check_int_range(per_page, "per_page", 1, SEARCH_PER_PAGE_MAX)
     if max_records is not None and (
         isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 0
     ):

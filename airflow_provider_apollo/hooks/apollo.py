@@ -39,6 +39,7 @@ from airflow_provider_apollo.protocol import (
     RetryPolicy,
     SearchPager,
     batched,
+    check_int_range,
     contact_path,
     error_for,
     ids_params,
@@ -310,15 +311,7 @@ class ApolloHook(BaseHook):
         pager = SearchPager(
             validate_search(filters, per_page, max_records), per_page=per_page, max_records=max_records
         )
-        if (
-            isinstance(concurrency, bool)
-            or not isinstance(concurrency, int)
-            or not 1 <= concurrency <= MAX_SEARCH_CONCURRENCY
-        ):
-            raise ApolloValidationError(
-                f"concurrency must be an integer from 1 to {MAX_SEARCH_CONCURRENCY}, got {concurrency!r}."
-            )
-        return self._pages(pager, concurrency)
+        return self._pages(pager, check_int_range(concurrency, "concurrency", 1, MAX_SEARCH_CONCURRENCY))
 
     def _pages(self, pager: SearchPager, concurrency: int) -> Iterator[SearchPage]:
         seen: set[str] = set()

@@ -17,7 +17,7 @@ from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, 
 
 from airflow_provider_apollo.exceptions import ApolloSearchCapError
 from airflow_provider_apollo.hooks.apollo import MAX_SEARCH_CONCURRENCY, ApolloHook, SearchPage
-from airflow_provider_apollo.protocol import SEARCH_PER_PAGE_MAX, SEARCH_RESULT_CAP
+from airflow_provider_apollo.protocol import SEARCH_PER_PAGE_MAX, SEARCH_RESULT_CAP, check_int_range
 from airflow_provider_apollo.transfers._writers import (
     COMPRESSIONS,
     CONTACT_COLUMN_NAMES,
@@ -127,14 +127,7 @@ class ApolloSearchToS3Operator(BaseOperator):
             isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 0
         ):
             raise ValueError(f"max_records must be a non-negative integer or None, got {max_records!r}.")
-        if (
-            isinstance(concurrency, bool)
-            or not isinstance(concurrency, int)
-            or not 1 <= concurrency <= MAX_SEARCH_CONCURRENCY
-        ):
-            raise ValueError(
-                f"concurrency must be an integer from 1 to {MAX_SEARCH_CONCURRENCY}, got {concurrency!r}."
-            )
+        check_int_range(concurrency, "concurrency", 1, MAX_SEARCH_CONCURRENCY)
         if isinstance(log_every_pages, bool) or not isinstance(log_every_pages, int) or log_every_pages < 1:
             raise ValueError(f"log_every_pages must be a positive integer, got {log_every_pages!r}.")
         self.s3_bucket = s3_bucket
