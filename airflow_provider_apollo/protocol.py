@@ -485,20 +485,32 @@ def _int_or_none(value: str | None) -> int | None:
 
 @dataclass
 class _MinuteWindow:
+    # Apollo opened the current window between these two instants: the opening request's send
+    # time and its response's arrival. Learning the length from the earlier and predicting the
+    # reset from the later keeps a predicted reset at or after the real one.
+    opened_after: float | None = None
     started_at: float | None = None
     # Apollo's minute is 60 s, but only a 429's retry-after proves where a window ends; until one
     # arrives the limiter does not hold requests back on a guessed length.
     length: float = MINUTE_WINDOW_SECONDS
     length_learned: bool = False
     limit: int | None = None
-    used: int | None = None
-    left: int | None = None
-    probe_until: float = 0.0
+    # The highest usage Apollo reported in this window: answers arrive out of order.
+    used: int = 0
+    # Requests sent and not yet answered (by ticket): Apollo may not have counted them yet.
+    in_flight: set[int] = field(default_factory=set)
+    tickets: int = 0
+    # The one request sent to learn when a used-up window resets, while it is unanswered.
+    probe: int | None = None
 
     def ends_at(self) -> float | None:
         if self.started_at is None or not self.length_learned:
             return None
         return self.started_at + self.length
+
+    def left(self) -> int | None:
+        """Requests this window still takes, counting unanswered ones as spent (the safe side)."""
+        return None if self.limit is None else self.limit - self.used - len(self.in_flight)
 
 
 class RateLimiter:
@@ -506,101 +518,95 @@ class RateLimiter:
     Paces requests per Apollo endpoint from the rate-limit headers, so long runs meet few 429s.
 
     Apollo's windows open on the first request, and no header says when they reset. The limiter
-    notes when a window opened (a response whose usage is 1, or lower than before) and learns the
-    window's length from the first 429's ``retry-after``. From then on, when the quota is used up
-    it waits for the reset instead of sending a request bound to fail: one 429 per endpoint per
-    run, however long the run.
-    All methods take ``now`` (monotonic seconds): no clock and no sleeping here; callers sleep
-    for the delay returned.
+    notes when a window opened (a response whose usage is 1) and learns the window's length from
+    the first 429's ``retry-after``. From then on, when the quota is used up (counting requests
+    still in flight as spent) it holds requests until the reset instead of sending requests
+    bound to fail; before the reset is known, a used-up window lets one request through to learn
+    it while the others wait. One 429 per endpoint per run, however long the run and however
+    many pages are fetched at once. No clock and no sleeping here: methods take ``now``
+    (monotonic seconds) and callers sleep for the wait returned.
     """
 
     def __init__(self) -> None:
         self._windows: dict[str, _MinuteWindow] = {}
         self._lock = threading.Lock()
 
-    def delay(self, key: str, now: float) -> float:
+    def acquire(self, key: str, now: float) -> tuple[float, int | None]:
         """
-        Seconds to wait before sending a request that counts against ``key``'s window.
+        Ask to send a request counting against ``key``'s window.
 
-        Call it again after sleeping: with the quota used up and the window's end not yet
-        known, one request goes ahead to learn it and the others poll until it has.
+        Returns ``(0.0, ticket)``: send now and hand ``ticket`` to :meth:`observe` (or
+        :meth:`release` when no response came); or ``(wait, None)``: sleep ``wait`` seconds and ask
+        again.
         """
-        with self._lock:
-            window = self._windows.get(key)
-            if window is None or window.left is None or window.limit is None or window.left > 0:
-                # Bursting and then waiting for the reset is as fast as a fixed window allows;
-                # spreading requests out would only move the wait into the run's last window.
-                return 0.0
-            ends_at = window.ends_at()
-            if ends_at is not None:
-                return max(0.0, ends_at + window.length * RESET_MARGIN_SHARE + RESET_MARGIN - now)
-            if window.probe_until > now:
-                return PROBE_POLL
-            window.probe_until = now + PROBE_STALE_AFTER
-            return 0.0
-
-    def reserve(self, key: str, now: float) -> None:
-        """Count a request about to be sent, so concurrent senders do not all spend the same quota."""
-        with self._lock:
-            window = self._windows.get(key)
-            if window is None or window.left is None:
-                return
-            ends_at = window.ends_at()
-            if ends_at is not None and now >= ends_at:
-                # The window has reset: this request opens the next one.
-                window.started_at, window.used, window.left = now, 1, (window.limit or 1) - 1
-            else:
-                window.left -= 1
-
-    def observe(self, key: str, response: ApiResponse, sent_at: float, now: float) -> None:
-        """Update ``key``'s window from the response to a request sent at ``sent_at``."""
         with self._lock:
             window = self._windows.setdefault(key, _MinuteWindow())
-            window.probe_until = 0.0
-            if response.status == 429:
-                self._observe_429(window, response, now)
-                return
-            usage = read_rate_limit_headers(response.headers).get("minute")
-            if usage is None or usage.limit is None or usage.left is None:
-                return
-            # A window opens with the request that sees usage 1. A lower count than before is a
-            # new window only past the old one's end; earlier, it is a late answer to an older request.
             ends_at = window.ends_at()
-            new_window = usage.used is not None and (
-                usage.used <= 1
-                or (
-                    window.used is not None
-                    and usage.used < window.used
-                    and ends_at is not None
-                    and sent_at >= ends_at
-                )
-            )
-            if new_window:
-                # Apollo opened the window between sending and now; ``now`` errs on the late,
-                # safe side (a reset predicted early would meet a 429).
-                window.started_at = now
-                window.left = usage.left
-            else:
-                # Responses to concurrent requests arrive out of order: the smallest count is newest.
-                window.left = usage.left if window.left is None else min(window.left, usage.left)
+            if ends_at is not None and now >= ends_at:
+                # The predicted reset has passed: the next request opens a new window.
+                window.opened_after = window.started_at = now
+                window.used = 0
+                ends_at = window.ends_at()
+            left = window.left()
+            if left is not None and left <= 0:
+                if ends_at is not None:
+                    return ends_at + window.length * RESET_MARGIN_SHARE + RESET_MARGIN - now, None
+                if window.probe is not None:
+                    return PROBE_POLL, None
+            window.tickets += 1
+            ticket = window.tickets
+            window.in_flight.add(ticket)
+            if left is not None and left <= 0:
+                window.probe = ticket
+            return 0.0, ticket
+
+    def release(self, key: str, ticket: int) -> None:
+        """A request got no response (connection error): stop counting it as in flight."""
+        with self._lock:
+            window = self._windows.get(key)
+            if window is not None:
+                window.in_flight.discard(ticket)
+                if window.probe == ticket:
+                    window.probe = None
+
+    def observe(self, key: str, response: ApiResponse, sent_at: float, now: float, ticket: int) -> None:
+        """Update ``key``'s window from the response to the request ``ticket`` sent at ``sent_at``."""
+        with self._lock:
+            window = self._windows.setdefault(key, _MinuteWindow())
+            window.in_flight.discard(ticket)
+            if window.probe == ticket:
+                window.probe = None
+            usage = read_rate_limit_headers(response.headers).get("minute")
+            if response.status == 429:
+                self._observe_429(window, response, usage, now)
+                return
+            if usage is None or usage.limit is None or usage.used is None:
+                return
             window.limit = usage.limit
-            window.used = usage.used
+            if usage.used <= 1 and (window.started_at is None or sent_at >= window.started_at):
+                # This request opened a new window (sent after the current one's start, so not a
+                # late answer from an earlier window).
+                window.opened_after, window.started_at, window.used = sent_at, now, usage.used
+            elif window.started_at is None or sent_at >= window.started_at or usage.used > window.used:
+                window.used = max(window.used, usage.used)
 
     @staticmethod
-    def _observe_429(window: _MinuteWindow, response: ApiResponse, now: float) -> None:
+    def _observe_429(
+        window: _MinuteWindow, response: ApiResponse, usage: WindowUsage | None, now: float
+    ) -> None:
         retry_after = parse_retry_after(response.header("retry-after"))
-        usage = read_rate_limit_headers(response.headers).get("minute")
         minute_has_room = usage is not None and usage.left is not None and usage.left > 0
         if retry_after is None or minute_has_room or retry_after > MINUTE_WINDOW_SECONDS * 1.5:
             return  # an hourly or daily quota: the retry policy raises, nothing to pace
         ends_at = now + retry_after
-        if window.started_at is not None and ends_at > window.started_at:
-            window.length = ends_at - window.started_at
-        else:
+        if window.opened_after is not None and ends_at > window.opened_after:
+            window.length = ends_at - window.opened_after
+        if window.started_at is None or window.started_at + window.length < ends_at:
             window.started_at = ends_at - window.length
         window.length_learned = True
-        window.limit = usage.limit if usage is not None else window.limit
-        window.left = 0
+        if usage is not None and usage.limit is not None:
+            window.limit = usage.limit
+        window.used = window.limit or window.used
 
 
 # --------------------------------------------------------------------------- paging

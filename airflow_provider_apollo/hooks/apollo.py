@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -172,12 +173,16 @@ class ApolloHook(BaseHook):
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     def _send(self, request: ApiRequest) -> ApiResponse:
-        while (delay := self.rate_limiter.delay(request.rate_key, time.monotonic())) > 0:
-            self.log.info(
-                "Pacing Apollo %s: waiting %.2f s for the rate-limit window", request.describe(), delay
+        while True:
+            delay, ticket = self.rate_limiter.acquire(request.rate_key, time.monotonic())
+            if ticket is not None:
+                break
+            # Short waits are polls while another request learns the reset: not worth a log line.
+            level = logging.INFO if delay >= 1 else logging.DEBUG
+            self.log.log(
+                level, "Pacing Apollo %s: waiting %.2f s for the rate-limit window", request.describe(), delay
             )
             time.sleep(delay)
-        self.rate_limiter.reserve(request.rate_key, time.monotonic())
         sent_at = time.monotonic()
         try:
             raw = self.session.request(
@@ -189,10 +194,11 @@ class ApolloHook(BaseHook):
             )
             body = raw.content
         except _request_errors() as error:
+            self.rate_limiter.release(request.rate_key, ticket)
             raise self._connection_error(request, error) from None
         response = ApiResponse(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, body)
         self.status_counts[response.status] += 1
-        self.rate_limiter.observe(request.rate_key, response, sent_at, time.monotonic())
+        self.rate_limiter.observe(request.rate_key, response, sent_at, time.monotonic(), ticket)
         return response
 
     def _connection_error(self, request: ApiRequest, error: Exception) -> ApolloApiError:

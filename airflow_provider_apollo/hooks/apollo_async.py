@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from types import TracebackType
@@ -111,13 +112,17 @@ class ApolloAsyncHook(BaseHook):
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
 
     async def _send(self, config: ApolloConfig, request: ApiRequest) -> ApiResponse:
-        while (delay := self.rate_limiter.delay(request.rate_key, time.monotonic())) > 0:
-            self.log.info(
-                "Pacing Apollo %s: waiting %.2f s for the rate-limit window", request.describe(), delay
+        session = await self._get_session(config)
+        while True:
+            delay, ticket = self.rate_limiter.acquire(request.rate_key, time.monotonic())
+            if ticket is not None:
+                break
+            # Short waits are polls while another request learns the reset: not worth a log line.
+            level = logging.INFO if delay >= 1 else logging.DEBUG
+            self.log.log(
+                level, "Pacing Apollo %s: waiting %.2f s for the rate-limit window", request.describe(), delay
             )
             await asyncio.sleep(delay)
-        self.rate_limiter.reserve(request.rate_key, time.monotonic())
-        session = await self._get_session(config)
         sent_at = time.monotonic()
         self.request_count += 1
         try:
@@ -130,13 +135,14 @@ class ApolloAsyncHook(BaseHook):
                 body = await raw.read()
                 response = ApiResponse(raw.status, {k.lower(): v for k, v in raw.headers.items()}, body)
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            self.rate_limiter.release(request.rate_key, ticket)
             # A connection never made cannot have applied the request; anything later might have.
             never_sent = isinstance(error, aiohttp.ClientConnectorError)
             raise ApolloConnectionError(
                 config.redact(f"Apollo {request.describe()} failed: {type(error).__name__} ({error})"),
                 maybe_applied=not never_sent,
             ) from None
-        self.rate_limiter.observe(request.rate_key, response, sent_at, time.monotonic())
+        self.rate_limiter.observe(request.rate_key, response, sent_at, time.monotonic(), ticket)
         return response
 
     # ------------------------------------------------------------------ contacts

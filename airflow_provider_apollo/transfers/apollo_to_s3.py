@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["CONTACT_COLUMN_NAMES", "ApolloSearchToS3Operator"]
 
 UPDATED_SORT_FIELD = "contact_updated_at"
+CREATED_SORT_FIELD = "contact_created_at"
 # Parts uploaded at once by boto's managed transfer. Its default of 10 holds ~25 MiB of buffers for
 # a 100 MB file; 4 keeps that near 10 MiB and still fills a worker's uplink. The connection's
 # ``service_config.s3.transfer_config_args`` overrides it.
@@ -233,6 +234,11 @@ class ApolloSearchToS3Operator(BaseOperator):
                 )
             filters["sort_by_field"] = UPDATED_SORT_FIELD
             filters["sort_ascending"] = False
+        elif "sort_by_field" not in filters:
+            # Oldest first by creation time, which never changes: contacts created during the
+            # export land after the pages read, and no contact jumps backwards past the reader.
+            filters["sort_by_field"] = CREATED_SORT_FIELD
+            filters["sort_ascending"] = True
         return filters, watermark
 
     def _export(self, filters: dict[str, Any], watermark: pendulum.DateTime | None, writer: Any) -> None:

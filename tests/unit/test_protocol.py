@@ -255,65 +255,74 @@ def test_empty_limit_header_means_unlimited() -> None:
     )
 
 
+def send(limiter: RateLimiter, key: str, now: float) -> int:
+    wait, ticket = limiter.acquire(key, now)
+    assert wait == 0.0 and ticket is not None, f"expected to send at {now}, was told to wait {wait}"
+    return ticket
+
+
 def test_limiter_learns_the_window_from_the_first_429_then_waits_instead_of_failing() -> None:
     limiter, key = RateLimiter(), "POST /contacts/search"
     now = 100.0
     for used in range(1, 21):  # a 20-per-window quota used up in a burst
-        assert limiter.delay(key, now) == 0.0
-        limiter.reserve(key, now)
-        limiter.observe(key, minute_headers(20, used), now, now)
+        limiter.observe(key, minute_headers(20, used), now, now, send(limiter, key, now))
         now += 0.01
-    limiter.observe(key, minute_headers(20, 20, status=429, retry_after="2.8"), now, now)
-    assert limiter.delay(key, now) == pytest.approx(2.8, abs=0.1)  # plus a small margin past the reset
+    # Used up, reset unknown: one request goes to find out.
+    probe = send(limiter, key, now)
+    limiter.observe(key, minute_headers(20, 20, status=429, retry_after="2.8"), now, now, probe)
+    wait, ticket = limiter.acquire(key, now)
+    assert ticket is None and wait == pytest.approx(2.8, abs=0.1)  # plus a small margin past the reset
     # The window opened at 100.0 and resets at now + 2.8: its length is learned.
-    now += 2.8
-    limiter.reserve(key, now)
-    limiter.observe(key, minute_headers(20, 1), now, now)
-    for used in range(2, 21):
+    now += wait
+    for used in range(1, 21):
+        limiter.observe(key, minute_headers(20, used), now, now, send(limiter, key, now))
         now += 0.01
-        limiter.reserve(key, now + limiter.delay(key, now))
-        limiter.observe(key, minute_headers(20, used), now, now)
-    wait = limiter.delay(key, now)
-    assert wait > 0, "quota used up: wait for the reset rather than meet a second 429"
-    assert now + wait == pytest.approx(102.99 + 2.8 + 0.0, abs=0.3)
+    wait, ticket = limiter.acquire(key, now)
+    assert ticket is None and wait > 2.0, "quota used up: wait for the reset rather than meet a second 429"
+
+
+def test_limiter_counts_requests_in_flight_as_spent() -> None:
+    limiter, key = RateLimiter(), "k"
+    limiter.observe(key, minute_headers(10, 1), 0.0, 0.0, send(limiter, key, 0.0))
+    tickets = [send(limiter, key, 0.1) for _ in range(9)]  # 1 answered + 9 in flight = 10
+    wait, ticket = limiter.acquire(key, 0.1)
+    assert ticket is not None, "used up but reset unknown: this one is the probe"
+    assert limiter.acquire(key, 0.1)[1] is None, "while the probe is unanswered the others wait"
+    # An answer processed early by Apollo arrives late: it cannot lower the usage already seen.
+    limiter.observe(key, minute_headers(10, 2), 0.1, 0.2, tickets[0])
+    limiter.release(key, ticket)  # the probe's connection dropped
+    assert limiter.acquire(key, 0.2)[1] is not None, "a new probe may go"
 
 
 def test_limiter_waits_only_when_the_learned_window_is_used_up() -> None:
     limiter, key = RateLimiter(), "k"
-    limiter.observe(key, minute_headers(100, 1), 0.0, 0.0)
-    limiter.observe(key, minute_headers(100, 100, status=429, retry_after="60"), 0.0, 0.0)
-    limiter.observe(key, minute_headers(100, 1), 60.0, 60.0)
-    limiter.observe(key, minute_headers(100, 99), 61.0, 61.0)
-    assert limiter.delay(key, 61.0) == 0.0
-    limiter.observe(key, minute_headers(100, 100), 61.0, 61.0)
-    assert limiter.delay(key, 61.0) == pytest.approx(59.0, abs=0.7)
-    limiter.observe(key, minute_headers(100, 50), 61.0, 61.0)  # an older response arriving late
-    assert limiter.delay(key, 61.0) == pytest.approx(59.0, abs=0.7), (
-        "the newest (smallest) requests-left wins"
-    )
-    assert limiter.delay(key, 121.0) == 0.0
-
-
-def test_limiter_sends_one_probe_while_the_reset_is_unknown() -> None:
-    limiter = RateLimiter()
-    limiter.observe("k", minute_headers(20, 20), 0.0, 0.0)
-    assert limiter.delay("k", 0.1) == 0.0, "one request goes ahead to learn the reset"
-    assert limiter.delay("k", 0.1) > 0, "the others wait for its answer instead of meeting 429s too"
-    limiter.observe("k", minute_headers(20, 20, status=429, retry_after="1.5"), 0.1, 0.2)
-    assert limiter.delay("k", 0.2) == pytest.approx(1.5, abs=0.7)
+    limiter.observe(key, minute_headers(100, 1), 0.0, 0.0, send(limiter, key, 0.0))
+    probe = send(limiter, key, 0.0)
+    limiter.observe(key, minute_headers(100, 100, status=429, retry_after="60"), 0.0, 0.0, probe)
+    wait, _ = limiter.acquire(key, 0.0)
+    assert wait == pytest.approx(60.0, abs=0.7)
+    limiter.observe(key, minute_headers(100, 1), 61.0, 61.0, send(limiter, key, 61.0))
+    for _ in range(98):
+        send(limiter, key, 61.5)
+    assert limiter.acquire(key, 61.5)[1] is not None, "the hundredth request of the window goes"
+    wait, ticket = limiter.acquire(key, 61.5)
+    assert ticket is None and wait == pytest.approx(60.0, abs=0.7)
+    assert limiter.acquire(key, 122.0)[1] is not None, "past the reset, requests go again"
 
 
 def test_limiter_does_not_pace_on_a_guessed_window_length() -> None:
     limiter = RateLimiter()
-    limiter.observe("k", minute_headers(20, 20), 0.0, 0.0)
-    assert limiter.delay("k", 0.1) == 0.0
+    limiter.observe("k", minute_headers(20, 19), 0.0, 0.0, send(limiter, "k", 0.0))
+    assert limiter.acquire("k", 0.1)[1] is not None
 
 
 def test_hourly_429_teaches_the_limiter_nothing() -> None:
     limiter = RateLimiter()
-    limiter.observe("k", minute_headers(200, 1), 0.0, 0.0)
-    limiter.observe("k", minute_headers(200, 5, status=429, retry_after="3000"), 1.0, 1.0)
-    assert limiter.delay("k", 1.0) == 0.0
+    limiter.observe("k", minute_headers(200, 1), 0.0, 0.0, send(limiter, "k", 0.0))
+    limiter.observe(
+        "k", minute_headers(200, 5, status=429, retry_after="3000"), 1.0, 1.0, send(limiter, "k", 1.0)
+    )
+    assert limiter.acquire("k", 1.0)[1] is not None
 
 
 # ------------------------------------------------------------------ paging
