@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,3 +72,19 @@ def s3_bucket(aws_connection: str) -> str:
     name = f"test-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=aws_connection, region_name="us-east-1").create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture
+def later() -> Iterator[Callable[..., None]]:
+    """``later(seconds, action, *args)`` runs ``action`` on a timer, cancelled at the test's end."""
+    timers: list[threading.Timer] = []
+
+    def schedule(seconds: float, action: Callable[..., Any], *args: Any) -> None:
+        timer = threading.Timer(seconds, action, args=args)
+        timer.daemon = True
+        timers.append(timer)
+        timer.start()
+
+    yield schedule
+    for timer in timers:
+        timer.cancel()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,21 +30,6 @@ def contact_calls(emulator: ApolloEmulator) -> int:
     return emulator.request_count() - emulator.request_count(path_contains=PATH_STAGES)
 
 
-@pytest.fixture
-def timers() -> Iterator[list[threading.Timer]]:
-    started: list[threading.Timer] = []
-    yield started
-    for timer in started:
-        timer.cancel()
-
-
-def later(timers: list[threading.Timer], seconds: float, action: Any, *args: Any) -> None:
-    timer = threading.Timer(seconds, action, args=args)
-    timer.daemon = True
-    timers.append(timer)
-    timer.start()
-
-
 def sensor(**kwargs: Any) -> ApolloContactStageSensor:
     kwargs.setdefault("task_id", "wait")
     kwargs.setdefault("poke_interval", 0.1)
@@ -65,10 +49,10 @@ def test_poke_returns_the_ids_already_in_a_target_stage(apollo_connection: Apoll
 
 
 def test_poke_mode_waits_until_a_contact_moves_stage(
-    apollo_connection: ApolloEmulator, timers: list[threading.Timer]
+    apollo_connection: ApolloEmulator, later: Callable[..., None]
 ) -> None:
     ids = apollo_connection.seed_contacts(3, stage="Approaching")
-    later(timers, 0.6, apollo_connection.set_contact_stage, ids, "Replied")
+    later(0.6, apollo_connection.set_contact_stage, ids, "Replied")
     result = sensor(contact_ids=ids, target_stages=["Replied"], deferrable=False).execute(CONTEXT)
     assert result == ids
     # More than one check happened: the sensor really waited for the move.
@@ -76,10 +60,10 @@ def test_poke_mode_waits_until_a_contact_moves_stage(
 
 
 def test_require_any_succeeds_with_the_contacts_that_arrived(
-    apollo_connection: ApolloEmulator, timers: list[threading.Timer]
+    apollo_connection: ApolloEmulator, later: Callable[..., None]
 ) -> None:
     ids = apollo_connection.seed_contacts(10, stage="Approaching")
-    later(timers, 0.4, apollo_connection.set_contact_stage, ids[3:5], "Replied")
+    later(0.4, apollo_connection.set_contact_stage, ids[3:5], "Replied")
     result = sensor(contact_ids=ids, target_stages=["Replied"], require="any", deferrable=False).execute(
         CONTEXT
     )
@@ -174,11 +158,11 @@ def test_a_deleted_contact_among_many_is_found_by_the_rotating_probes(
 
 
 def test_require_any_ignores_a_deleted_contact_while_others_may_arrive(
-    apollo_connection: ApolloEmulator, timers: list[threading.Timer]
+    apollo_connection: ApolloEmulator, later: Callable[..., None]
 ) -> None:
     ids = apollo_connection.seed_contacts(2, stage="Approaching")
     apollo_connection.delete_contacts([ids[0]])
-    later(timers, 0.4, apollo_connection.set_contact_stage, [ids[1]], "Replied")
+    later(0.4, apollo_connection.set_contact_stage, [ids[1]], "Replied")
     result = sensor(contact_ids=ids, target_stages=["Replied"], require="any", deferrable=False).execute(
         CONTEXT
     )
@@ -253,7 +237,7 @@ def test_deferrable_returns_at_once_when_already_done(apollo_connection: ApolloE
 
 
 def test_deferrable_defers_with_stage_ids_then_completes_when_the_trigger_fires(
-    apollo_connection: ApolloEmulator, timers: list[threading.Timer]
+    apollo_connection: ApolloEmulator, later: Callable[..., None]
 ) -> None:
     ids = apollo_connection.seed_contacts(8, stage="Approaching")
     # [START howto_sensor_apollo_contact_stage_deferrable]
@@ -277,7 +261,7 @@ def test_deferrable_defers_with_stage_ids_then_completes_when_the_trigger_fires(
     assert json.loads(json.dumps(kwargs)) == kwargs
     assert deferred.value.method_name == "execute_complete"
 
-    later(timers, 0.5, apollo_connection.set_contact_stage, ids, "Replied")
+    later(0.5, apollo_connection.set_contact_stage, ids, "Replied")
     event = asyncio.run(anext(trigger.run()))
     assert event.payload == {"status": "success", "contact_ids": ids}
     assert waiting.execute_complete(CONTEXT, event.payload) == ids

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -33,21 +32,6 @@ def trigger_for(
     kwargs.setdefault("poke_interval", 0.1)
     kwargs.setdefault("end_time", time.time() + 20)
     return ApolloContactStageTrigger(contact_ids=contact_ids, stage_ids=[emulator.stage_id(stage)], **kwargs)
-
-
-@pytest.fixture
-def timers() -> Iterator[list[threading.Timer]]:
-    started: list[threading.Timer] = []
-    yield started
-    for timer in started:
-        timer.cancel()
-
-
-def later(timers: list[threading.Timer], seconds: float, action: Any, *args: Any) -> None:
-    timer = threading.Timer(seconds, action, args=args)
-    timer.daemon = True
-    timers.append(timer)
-    timer.start()
 
 
 def test_serialize_round_trips_through_json_and_the_classpath() -> None:
@@ -76,10 +60,10 @@ def test_serialize_round_trips_through_json_and_the_classpath() -> None:
 
 
 def test_success_event_when_the_contacts_move_while_it_waits(
-    apollo_connection: ApolloEmulator, timers: list[threading.Timer]
+    apollo_connection: ApolloEmulator, later: Callable[..., None]
 ) -> None:
     ids = apollo_connection.seed_contacts(12, stage="Approaching")
-    later(timers, 0.5, apollo_connection.set_contact_stage, ids, "Replied")
+    later(0.5, apollo_connection.set_contact_stage, ids, "Replied")
     assert first_event(trigger_for(apollo_connection, ids)) == {"status": "success", "contact_ids": ids}
 
 
