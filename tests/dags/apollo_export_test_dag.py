@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, CronDataIntervalTimetable
 
 from airflow_provider_apollo.transfers.apollo_to_s3 import ApolloSearchToS3Operator
 
 with DAG(
     dag_id="apollo_export_test_dag",
-    schedule="@daily",
+    # A real daily interval: a plain "@daily" in Airflow 3 fires with an empty interval.
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     params={"s3_bucket": "apollo-exports"},
@@ -19,7 +20,7 @@ with DAG(
         task_id="export_contacts",
         s3_bucket="{{ params.s3_bucket }}",
         # One object per day: a re-run of a day replaces that day's object and no other.
-        s3_key="apollo/contacts/dt={{ ds }}/contacts.jsonl.gz",
+        s3_key="apollo/contacts/dt={{ data_interval_start | ds }}/contacts.jsonl.gz",
         compression="gzip",
         # Only contacts updated since the start of the run's data interval.
         updated_since="{{ data_interval_start }}",

@@ -33,7 +33,8 @@ def test_daily_incremental_export_dag(apollo_connection: ApolloEmulator, s3_buck
     ti = next(ti for ti in dag_run.get_task_instances() if ti.task_id == "export_contacts")
     assert ti.state == TaskInstanceState.SUCCESS
     start = dag_run.data_interval_start
-    key = f"apollo/contacts/dt={dag_run.logical_date.date().isoformat()}/contacts.jsonl.gz"
+    assert dag_run.data_interval_end - start == datetime.timedelta(days=1)
+    key = f"apollo/contacts/dt={start.date().isoformat()}/contacts.jsonl.gz"
     body = s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
     exported = {json.loads(line)["id"] for line in gzip.decompress(body).decode().splitlines()}
     expected = {
