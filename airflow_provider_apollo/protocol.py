@@ -449,7 +449,6 @@ RESET_MARGIN = 0.05
 RESET_MARGIN_SHARE = 0.01
 # While one request learns when a used-up window resets, the others check back this often.
 PROBE_POLL = 0.05
-PROBE_STALE_AFTER = 5.0
 
 
 @dataclass(frozen=True)

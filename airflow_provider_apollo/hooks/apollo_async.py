@@ -164,12 +164,11 @@ class ApolloAsyncHook(BaseHook):
         pager = SearchPager(
             validate_search(filters, per_page, max_records), per_page=per_page, max_records=max_records
         )
+        # The pager drops repeated ids and rewinds when deletions shift pages, as for the sync hook.
         seen: set[str] = set()
         while (request := pager.next_request()) is not None:
-            for contact in pager.accept(await self.call(request)):
-                if contact.get("id") not in seen:
-                    seen.add(str(contact.get("id")))
-                    yield contact
+            for contact in pager.accept(await self.call(request), seen=seen):
+                yield contact
 
     async def list_contact_stages(self) -> list[dict[str, Any]]:
         """The team's contact stages, fetched once per hook."""
