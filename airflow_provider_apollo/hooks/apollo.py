@@ -17,12 +17,7 @@ import tenacity
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 
 from airflow_provider_apollo import UI_FIELD_BEHAVIOUR
-from airflow_provider_apollo.exceptions import (
-    ApolloApiError,
-    ApolloConnectionError,
-    ApolloValidationError,
-)
-from airflow_provider_apollo.protocol import (
+from airflow_provider_apollo.core import (
     BULK_CREATE_MAX,
     ID_BATCH_SIZE,
     PATH_BULK_CREATE,
@@ -52,6 +47,11 @@ from airflow_provider_apollo.protocol import (
     validate_contact_ids,
     validate_search,
 )
+from airflow_provider_apollo.exceptions import (
+    ApolloApiError,
+    ApolloConnectionError,
+    ApolloValidationError,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -78,7 +78,7 @@ class ApolloHook(BaseHook):
     an optional base URL in the host, and extras ``auth_type``, ``timeout``, ``max_retries`` and
     ``max_retry_wait``. The connection is read on the first call, not at construction. Every call
     goes through one ``requests.Session``; 429, 5xx and connection errors are retried by one policy
-    (:class:`~airflow_provider_apollo.protocol.RetryPolicy`), and requests are paced from Apollo's
+    (:class:`~airflow_provider_apollo.core.RetryPolicy`), and requests are paced from Apollo's
     rate-limit headers.
 
     :param apollo_conn_id: the Airflow connection id.

@@ -15,8 +15,7 @@ import tenacity
 from airflow.providers.common.compat.connection import get_async_connection
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_apollo.exceptions import ApolloApiError, ApolloConnectionError
-from airflow_provider_apollo.protocol import (
+from airflow_provider_apollo.core import (
     PATH_CONTACT,
     PATH_STAGES,
     SEARCH_PER_PAGE_MAX,
@@ -33,6 +32,7 @@ from airflow_provider_apollo.protocol import (
     validate_contact_ids,
     validate_search,
 )
+from airflow_provider_apollo.exceptions import ApolloApiError, ApolloConnectionError
 
 
 class ApolloAsyncHook(BaseHook):
@@ -40,9 +40,9 @@ class ApolloAsyncHook(BaseHook):
     Call the Apollo.io API from an event loop (a trigger), with the sync hook's policies.
 
     Only moving bytes lives here: what to send, whether and how long to retry
-    (:class:`~airflow_provider_apollo.protocol.RetryPolicy` through ``tenacity.AsyncRetrying``), rate-limit
-    pacing (:class:`~airflow_provider_apollo.protocol.RateLimiter`), error mapping and paging
-    (:class:`~airflow_provider_apollo.protocol.SearchPager`) are the protocol core's, shared with
+    (:class:`~airflow_provider_apollo.core.RetryPolicy` through ``tenacity.AsyncRetrying``), rate-limit
+    pacing (:class:`~airflow_provider_apollo.core.RateLimiter`), error mapping and paging
+    (:class:`~airflow_provider_apollo.core.SearchPager`) are the protocol core's, shared with
     :class:`~airflow_provider_apollo.hooks.apollo.ApolloHook`. The connection is resolved with
     ``get_async_connection`` (a sync lookup deadlocks inside the triggerer's loop). Use it as an
     async context manager so its HTTP session is closed::

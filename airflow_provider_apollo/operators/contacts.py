@@ -10,9 +10,9 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, Context
 
+from airflow_provider_apollo.core import BULK_CREATE_MAX, validate_contact_ids
 from airflow_provider_apollo.exceptions import ApolloValidationError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
-from airflow_provider_apollo.protocol import BULK_CREATE_MAX, validate_contact_ids
 
 # Values a DAG author writes literally; anything else (an XComArg, a mapped argument) is resolved
 # only when the task runs, so it can be checked only then.

@@ -18,6 +18,13 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_apollo.core.stage_check import (
+    REQUIRE_ALL,
+    StageCheckResult,
+    run_check,
+    stage_check,
+    validate_require,
+)
 from airflow_provider_apollo.exceptions import ApolloValidationError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.operators.contacts import (
@@ -25,13 +32,6 @@ from airflow_provider_apollo.operators.contacts import (
     is_resolved_later,
     native_value,
     non_empty_string,
-)
-from airflow_provider_apollo.stage_check import (
-    REQUIRE_ALL,
-    StageCheckResult,
-    run_check,
-    stage_check,
-    validate_require,
 )
 
 if TYPE_CHECKING:

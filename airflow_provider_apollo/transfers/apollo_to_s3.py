@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, Context
 
+from airflow_provider_apollo.core import SEARCH_PER_PAGE_MAX, SEARCH_RESULT_CAP, check_int_range
 from airflow_provider_apollo.exceptions import ApolloSearchCapError
 from airflow_provider_apollo.hooks.apollo import MAX_SEARCH_CONCURRENCY, ApolloHook, SearchPage
-from airflow_provider_apollo.protocol import SEARCH_PER_PAGE_MAX, SEARCH_RESULT_CAP, check_int_range
 from airflow_provider_apollo.transfers._writers import (
     COMPRESSIONS,
     CONTACT_COLUMN_NAMES,

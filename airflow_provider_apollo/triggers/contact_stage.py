@@ -9,14 +9,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_apollo.exceptions import ApolloApiError
-from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
-from airflow_provider_apollo.stage_check import (
+from airflow_provider_apollo.core.stage_check import (
     REQUIRE_ALL,
     arun_check,
     stage_check,
     validate_require,
 )
+from airflow_provider_apollo.exceptions import ApolloApiError
+from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 
 __all__ = ["ApolloContactStageTrigger"]
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from airflow_provider_apollo.core import SEARCH_RESULT_CAP
 from airflow_provider_apollo.exceptions import (
     ApolloAuthError,
     ApolloRateLimitError,
@@ -16,7 +17,6 @@ from airflow_provider_apollo.exceptions import (
     ApolloValidationError,
 )
 from airflow_provider_apollo.hooks.apollo import ApolloHook
-from airflow_provider_apollo.protocol import SEARCH_RESULT_CAP
 from airflow_provider_apollo.testing import ApolloEmulator
 
 

@@ -8,6 +8,7 @@ import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
+from airflow_provider_apollo.core import BULK_CREATE_MAX, PATH_BULK_CREATE, PATH_UPDATE_STAGES
 from airflow_provider_apollo.exceptions import ApolloValidationError
 from airflow_provider_apollo.operators.contacts import (
     ApolloCreateContactOperator,
@@ -16,7 +17,6 @@ from airflow_provider_apollo.operators.contacts import (
     ApolloUpdateStagesOperator,
     native_value,
 )
-from airflow_provider_apollo.protocol import BULK_CREATE_MAX, PATH_BULK_CREATE, PATH_UPDATE_STAGES
 from airflow_provider_apollo.testing import ApolloEmulator
 
 CONTEXT: Any = {}

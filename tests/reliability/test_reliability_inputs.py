@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from reliability_support import assert_no_key, expect_failure
 
+from airflow_provider_apollo.core import ID_BATCH_SIZE
 from airflow_provider_apollo.exceptions import ApolloValidationError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.operators.contacts import (
@@ -16,7 +17,6 @@ from airflow_provider_apollo.operators.contacts import (
     ApolloUpdateOwnersOperator,
     ApolloUpdateStagesOperator,
 )
-from airflow_provider_apollo.protocol import ID_BATCH_SIZE
 from airflow_provider_apollo.sensors.contact_stage import ApolloContactStageSensor
 from airflow_provider_apollo.testing import ApolloEmulator
 from airflow_provider_apollo.transfers.apollo_to_s3 import ApolloSearchToS3Operator

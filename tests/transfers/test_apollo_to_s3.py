@@ -17,8 +17,8 @@ import pendulum
 import pytest
 import requests
 
+from airflow_provider_apollo.core import SEARCH_RESULT_CAP
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloSearchCapError
-from airflow_provider_apollo.protocol import SEARCH_RESULT_CAP
 from airflow_provider_apollo.testing import ApolloEmulator
 from airflow_provider_apollo.transfers import _writers
 from airflow_provider_apollo.transfers._writers import CONTACT_COLUMNS, flat_value

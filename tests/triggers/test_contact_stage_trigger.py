@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_apollo.core.stage_check import arun_check, run_check, stage_check
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
-from airflow_provider_apollo.stage_check import arun_check, run_check, stage_check
 from airflow_provider_apollo.testing import ApolloEmulator
 from airflow_provider_apollo.triggers.contact_stage import ApolloContactStageTrigger
 

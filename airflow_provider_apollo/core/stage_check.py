@@ -12,16 +12,15 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_apollo.exceptions import ApolloApiError, ApolloValidationError
-from airflow_provider_apollo.protocol import (
+from airflow_provider_apollo.core.endpoints import (
     PATH_CONTACT,
     SEARCH_PER_PAGE_MAX,
     SEARCH_RESULT_CAP,
     ApiRequest,
-    SearchPager,
     contact_path,
-    read_pagination,
 )
+from airflow_provider_apollo.core.paging import SearchPager, read_pagination
+from airflow_provider_apollo.exceptions import ApolloApiError, ApolloValidationError
 
 # Up to this many contacts a check GETs each one (n calls, and existence comes for free); a stage
 # search costs at least one call and needs extra GETs to tell a deleted contact from a waiting one.

@@ -6,15 +6,7 @@ import random
 
 import pytest
 
-from airflow_provider_apollo.exceptions import (
-    ApolloAuthError,
-    ApolloConnectionError,
-    ApolloRateLimitError,
-    ApolloSearchCapError,
-    ApolloServerError,
-    ApolloValidationError,
-)
-from airflow_provider_apollo.protocol import (
+from airflow_provider_apollo.core import (
     DEFAULT_BASE_URL,
     PATH_SEARCH,
     SEARCH_RESULT_CAP,
@@ -34,6 +26,14 @@ from airflow_provider_apollo.protocol import (
     read_rate_limit_headers,
     validate_contact_ids,
     validate_search,
+)
+from airflow_provider_apollo.exceptions import (
+    ApolloAuthError,
+    ApolloConnectionError,
+    ApolloRateLimitError,
+    ApolloSearchCapError,
+    ApolloServerError,
+    ApolloValidationError,
 )
 
 SEARCH = ApiRequest("POST", PATH_SEARCH, endpoint=PATH_SEARCH)
