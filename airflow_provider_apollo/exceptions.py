@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 
 class ApolloApiError(AirflowException):
@@ -59,6 +59,21 @@ class ApolloValidationError(ApolloApiError, ValueError):
         self.deleted_contact_ids = list(deleted_contact_ids or [])
 
 
+class ApolloArgumentError(ApolloValidationError, AirflowFailException):
+    """
+    An argument was refused before any request: the message names the argument and what was expected.
+
+    The one error type for bad arguments, in every hook method and operator. Also a
+    ``ValueError`` (through :class:`ApolloValidationError`), and an ``AirflowFailException``: an
+    argument found bad at run time (a rendered template, an XCom value) fails the task without
+    Airflow retries, since retrying cannot fix it.
+    """
+
+
+class ApolloNotFoundError(ApolloApiError):
+    """Apollo answered 404: the path or the record does not exist (a wrong base URL answers this too)."""
+
+
 class ApolloSearchCapError(ApolloValidationError):
     """
     A search matches more records than Apollo serves for one query (50,000).
@@ -103,8 +118,11 @@ class ApolloConnectionError(ApolloApiError):
 
     :param maybe_applied: whether the request may have reached Apollo (a dropped connection after
         sending); ``False`` when the connection was never made, so a retry cannot duplicate.
+    :param reason: a short, readable cause: ``host not found``, ``connection refused``,
+        ``timed out``, ``connection dropped``, ``answer is not JSON``.
     """
 
-    def __init__(self, message: str, *, maybe_applied: bool) -> None:
+    def __init__(self, message: str, *, maybe_applied: bool, reason: str | None = None) -> None:
         super().__init__(message, status_code=None)
         self.maybe_applied = maybe_applied
+        self.reason = reason or "no usable response"

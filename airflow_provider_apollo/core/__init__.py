@@ -11,8 +11,13 @@ whether to retry, how long to wait and how to read a page lives in this package,
 - ``ratelimit``: rate-limit headers and pacing
 - ``paging``: search arguments and paging
 - ``contacts``: bulk-create results matched to inputs
-- ``stages``: stage names and ids
+- ``stages``: stage names and ids, stage names in search filters
 - ``stage_check``: the stage check shared by the sensor and the trigger
+- ``stats``: request statistics
+- ``lifecycle``: one request from pacing to its answer or error, for both transports
+- ``health``: the connection test
+
+See ``docs/architecture.md`` for how a request flows through them.
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from airflow_provider_apollo.core.config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_WAIT,
     DEFAULT_TIMEOUT,
+    RETRY_BUDGET_DEFAULTS,
     USER_AGENT,
     ApolloConfig,
+    check_overrides,
     normalise_base_url,
 )
 from airflow_provider_apollo.core.contacts import (
+    BulkUpdateResult,
     order_bulk_result,
 )
 from airflow_provider_apollo.core.endpoints import (
@@ -48,7 +56,31 @@ from airflow_provider_apollo.core.endpoints import (
     ApiRequest,
     batched,
     contact_path,
+    get_contact_request,
     ids_params,
+    list_stages_request,
+)
+from airflow_provider_apollo.core.health import (
+    EXAMPLE_BASE_URL,
+    HEALTH_POLICY,
+    HEALTH_TIMEOUT,
+    health_failure,
+    health_request,
+    health_result,
+)
+from airflow_provider_apollo.core.lifecycle import (
+    PACING_LOG_THRESHOLD,
+    Answered,
+    Lifecycle,
+    NoAnswer,
+    Outcome,
+    Send,
+    Sleep,
+    Step,
+    adrive,
+    drive,
+    no_answer,
+    request_lifecycle,
 )
 from airflow_provider_apollo.core.paging import (
     Pagination,
@@ -93,17 +125,37 @@ from airflow_provider_apollo.core.stage_check import (
     validate_require,
 )
 from airflow_provider_apollo.core.stages import (
+    STAGE_NAMES_FILTER,
     match_stage,
+    needs_stage_names,
+    resolve_stage_filters,
     stage_name,
+    stages_of,
+)
+from airflow_provider_apollo.core.stats import (
+    NO_ANSWER,
+    RequestStats,
+    StatsSnapshot,
 )
 from airflow_provider_apollo.core.validation import (
+    check_contact,
+    check_contacts,
+    check_fields,
     check_int_range,
+    check_json,
+    check_non_empty_string,
     validate_contact_ids,
 )
 
 __all__ = [
+    "check_overrides",
+    "stages_of",
+    "get_contact_request",
+    "list_stages_request",
+    "BulkUpdateResult",
     "AUTH_API_KEY",
     "AUTH_BEARER",
+    "Answered",
     "ApiRequest",
     "ApiResponse",
     "ApolloConfig",
@@ -114,9 +166,17 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_WAIT",
     "DEFAULT_TIMEOUT",
+    "EXAMPLE_BASE_URL",
+    "HEALTH_POLICY",
+    "HEALTH_TIMEOUT",
     "ID_BATCH_SIZE",
+    "Lifecycle",
     "MINUTE_WINDOW_SECONDS",
     "MISSING_PROBES_PER_CHECK",
+    "NO_ANSWER",
+    "NoAnswer",
+    "Outcome",
+    "PACING_LOG_THRESHOLD",
     "PATH_BULK_CREATE",
     "PATH_CONTACT",
     "PATH_CONTACTS",
@@ -133,32 +193,53 @@ __all__ = [
     "REQUIRE_CHOICES",
     "RESET_MARGIN",
     "RESET_MARGIN_SHARE",
+    "RETRY_BUDGET_DEFAULTS",
     "RateLimiter",
+    "RequestStats",
     "Require",
     "RetryPolicy",
     "SEARCH_PER_PAGE_MAX",
     "SEARCH_RESULT_CAP",
     "SEARCH_SORT_FIELDS",
+    "STAGE_NAMES_FILTER",
     "SearchPager",
+    "Send",
+    "Sleep",
     "StageCheck",
     "StageCheckResult",
+    "StatsSnapshot",
+    "Step",
     "USER_AGENT",
     "WindowUsage",
+    "adrive",
     "arun_check",
     "batched",
+    "check_contact",
+    "check_contacts",
+    "check_fields",
     "check_int_range",
+    "check_json",
+    "check_non_empty_string",
     "check_search_cap",
     "contact_path",
     "decode_body",
+    "drive",
     "error_for",
+    "health_failure",
+    "health_request",
+    "health_result",
     "ids_params",
     "match_stage",
+    "needs_stage_names",
+    "no_answer",
     "normalise_base_url",
     "order_bulk_result",
     "parse_json_body",
     "parse_retry_after",
     "read_pagination",
     "read_rate_limit_headers",
+    "request_lifecycle",
+    "resolve_stage_filters",
     "run_check",
     "stage_check",
     "stage_name",

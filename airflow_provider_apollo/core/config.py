@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from airflow_provider_apollo import __version__
-from airflow_provider_apollo.exceptions import ApolloAuthError, ApolloValidationError
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloAuthError
 
 DEFAULT_BASE_URL = "https://api.apollo.io/api/v1"
 USER_AGENT = f"airflow-provider-apollo/{__version__}"
@@ -48,17 +48,30 @@ class ApolloConfig:
         extra = dict(extra or {})
         auth_type = str(extra.get("auth_type") or AUTH_API_KEY).lower()
         if auth_type not in (AUTH_API_KEY, AUTH_BEARER):
-            raise ApolloValidationError(
+            raise ApolloArgumentError(
                 f"Connection {conn_id!r}: extra 'auth_type' must be 'api_key' or 'bearer', got {auth_type!r}."
             )
         return cls(
             api_key=password,
             base_url=normalise_base_url(host),
             auth_type=auth_type,
-            timeout=_number(extra, "timeout", DEFAULT_TIMEOUT, conn_id, positive=True),
-            max_retries=int(_number(extra, "max_retries", DEFAULT_MAX_RETRIES, conn_id)),
-            max_retry_wait=_number(extra, "max_retry_wait", DEFAULT_MAX_RETRY_WAIT, conn_id),
+            **_retry_budget(extra, lambda name: f"Connection {conn_id!r}: extra {name!r}"),
         )
+
+    def with_overrides(self, **overrides: Any) -> ApolloConfig:
+        """
+        This config with a hook's own ``timeout``, ``max_retries`` or ``max_retry_wait``.
+
+        Checked by the same rules as the connection's extras; ``None`` keeps the connection's value.
+        """
+        given = {name: value for name, value in overrides.items() if value is not None}
+        unknown = sorted(set(given) - set(RETRY_BUDGET_DEFAULTS))
+        if unknown:
+            raise ApolloArgumentError(
+                f"unknown config overrides {unknown}; known: {sorted(RETRY_BUDGET_DEFAULTS)}."
+            )
+        checked = _retry_budget(given, lambda name: f"ApolloHook argument {name!r}")
+        return replace(self, **{name: checked[name] for name in given})
 
     def headers(self) -> dict[str, str]:
         """Headers for every request: authentication, JSON, and a User-Agent naming this package."""
@@ -94,20 +107,42 @@ def normalise_base_url(host: str | None) -> str:
     return host
 
 
-def _number(
-    extra: Mapping[str, Any], name: str, default: float, conn_id: str, positive: bool = False
-) -> float:
-    value = extra.get(name)
+# The retry budget's settings: (default, must be > 0 rather than >= 0, integer).
+RETRY_BUDGET_DEFAULTS: dict[str, tuple[float, bool, bool]] = {
+    "timeout": (DEFAULT_TIMEOUT, True, False),
+    "max_retries": (DEFAULT_MAX_RETRIES, False, True),
+    "max_retry_wait": (DEFAULT_MAX_RETRY_WAIT, False, False),
+}
+
+
+def check_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A hook's own retry-budget arguments (``None`` dropped), checked as the connection's extras are."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    unknown = sorted(set(given) - set(RETRY_BUDGET_DEFAULTS))
+    if unknown:
+        raise ApolloArgumentError(
+            f"unknown config overrides {unknown}; known: {sorted(RETRY_BUDGET_DEFAULTS)}."
+        )
+    checked = _retry_budget(given, lambda name: f"ApolloHook argument {name!r}")
+    return {name: checked[name] for name in given}
+
+
+def _retry_budget(source: Mapping[str, Any], label: Callable[[str], str]) -> dict[str, Any]:
+    """The retry budget read from ``source`` (extras or hook arguments), each value checked."""
+    budget: dict[str, Any] = {}
+    for name, (default, positive, integer) in RETRY_BUDGET_DEFAULTS.items():
+        number = _number(source.get(name), default, label(name), positive=positive)
+        budget[name] = int(number) if integer else number
+    return budget
+
+
+def _number(value: Any, default: float, label: str, positive: bool = False) -> float:
     if value is None or value == "":
         return default
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ApolloValidationError(
-            f"Connection {conn_id!r}: extra {name!r} must be a number, got {value!r}."
-        ) from None
-    if number < 0 or (positive and number == 0) or math.isnan(number):
-        raise ApolloValidationError(
-            f"Connection {conn_id!r}: extra {name!r} must be {'> 0' if positive else '>= 0'}, got {value!r}."
-        )
+        raise ApolloArgumentError(f"{label} must be a number, got {value!r}.") from None
+    if isinstance(value, bool) or number < 0 or (positive and number == 0) or not math.isfinite(number):
+        raise ApolloArgumentError(f"{label} must be {'> 0' if positive else '>= 0'}, got {value!r}.")
     return number

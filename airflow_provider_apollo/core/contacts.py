@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_provider_apollo.exceptions import ApolloApiError
@@ -12,38 +13,47 @@ def order_bulk_result(
     inputs: list[dict[str, Any]], created: list[dict[str, Any]], existing: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """
-    Apollo's bulk-create answer, one contact per input in input order.
+    Apollo's bulk-create answer, one contact per input in input order, each contact handed out once.
 
     Apollo splits the answer into created and existing contacts; each input is matched back by
-    email, then by name and company, then by position among what is left.
+    email, then by name and company, then by position among what is left. Matching is one to one:
+    two inputs with the same email (Apollo creates two contacts without dedupe) get the two
+    contacts, in answer order, never the same one twice.
     """
     returned = list(created) + list(existing)
-    by_email: dict[str, dict[str, Any]] = {}
-    by_name: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for contact in returned:
+    by_email: dict[str, deque[int]] = defaultdict(deque)
+    by_name: dict[tuple[str, str, str], deque[int]] = defaultdict(deque)
+    for position, contact in enumerate(returned):
         if contact.get("email"):
-            by_email.setdefault(str(contact["email"]).casefold(), contact)
-        by_name.setdefault(_name_key(contact), contact)
-    ordered: list[dict[str, Any] | None] = []
+            by_email[str(contact["email"]).casefold()].append(position)
+        by_name[_name_key(contact)].append(position)
     used: set[int] = set()
+
+    def take(candidates: deque[int] | None) -> int | None:
+        while candidates:
+            index = candidates.popleft()
+            if index not in used:
+                used.add(index)
+                return index
+        return None
+
+    matched: list[int | None] = []
     for contact in inputs:
-        match = by_email.get(str(contact.get("email") or "").casefold()) if contact.get("email") else None
-        if match is None and (contact.get("first_name") or contact.get("last_name")):
-            match = by_name.get(_name_key(contact))
-        if match is not None:
-            used.add(id(match))
-        ordered.append(match)
-    leftovers = iter(c for c in returned if id(c) not in used)
+        index = take(by_email.get(str(contact["email"]).casefold())) if contact.get("email") else None
+        if index is None and (contact.get("first_name") or contact.get("last_name")):
+            index = take(by_name.get(_name_key(contact)))
+        matched.append(index)
+    leftovers = iter(index for index in range(len(returned)) if index not in used)
     result: list[dict[str, Any]] = []
-    for match in ordered:
-        if match is None:
-            match = next(leftovers, None)
-            if match is None:
+    for index in matched:
+        if index is None:
+            index = next(leftovers, None)
+            if index is None:
                 raise ApolloApiError(
                     f"Apollo's bulk create answered {len(returned)} contacts for {len(inputs)} inputs; "
                     "some inputs could not be matched to a contact."
                 )
-        result.append(match)
+        result.append(returned[index])
     return result
 
 
@@ -52,3 +62,20 @@ def _name_key(contact: Mapping[str, Any]) -> tuple[str, str, str]:
         str(contact.get(name) or "").strip().casefold()
         for name in ("first_name", "last_name", "organization_name")
     )
+
+
+class BulkUpdateResult(list):  # type: ignore[type-arg]
+    """
+    What a bulk stage or owner update did: the updated contacts (it is their list, as before), and
+    ``skipped_deleted_ids``, the ids left out because Apollo reports them deleted (``skip_deleted``).
+    """
+
+    def __init__(
+        self, contacts: Iterable[dict[str, Any]] = (), *, skipped_deleted_ids: Iterable[str] = ()
+    ) -> None:
+        super().__init__(contacts)
+        self.skipped_deleted_ids: list[str] = list(skipped_deleted_ids)
+
+    @property
+    def updated_ids(self) -> list[str]:
+        return [str(contact["id"]) for contact in self]

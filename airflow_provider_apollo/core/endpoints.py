@@ -45,6 +45,8 @@ class ApiRequest:
     idempotent: bool = True
     # Groups requests that share one of Apollo's per-endpoint rate-limit windows.
     endpoint: str = ""
+    # Seconds to wait for this request's answer; None: the connection's timeout.
+    timeout: float | None = None
 
     @property
     def rate_key(self) -> str:
@@ -66,3 +68,11 @@ def ids_params(name: str, ids: list[str], extra: Mapping[str, str]) -> tuple[tup
 def batched(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def get_contact_request(contact_id: str) -> ApiRequest:
+    return ApiRequest("GET", contact_path(contact_id), endpoint=PATH_CONTACT)
+
+
+def list_stages_request() -> ApiRequest:
+    return ApiRequest("GET", PATH_STAGES, endpoint=PATH_STAGES)

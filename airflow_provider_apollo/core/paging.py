@@ -15,7 +15,11 @@ from airflow_provider_apollo.core.endpoints import (
     ApiRequest,
 )
 from airflow_provider_apollo.core.validation import check_int_range
-from airflow_provider_apollo.exceptions import ApolloApiError, ApolloSearchCapError, ApolloValidationError
+from airflow_provider_apollo.exceptions import (
+    ApolloApiError,
+    ApolloArgumentError,
+    ApolloSearchCapError,
+)
 
 
 @dataclass(frozen=True)
@@ -47,10 +51,10 @@ def validate_search(filters: Any, per_page: Any, max_records: Any) -> dict[str, 
     if filters is None:
         filters = {}
     if not isinstance(filters, Mapping):
-        raise ApolloValidationError(f"search filters must be a dict, got {type(filters).__name__}.")
+        raise ApolloArgumentError(f"search filters must be a dict, got {type(filters).__name__}.")
     for reserved in ("page", "per_page", "api_key"):
         if reserved in filters:
-            raise ApolloValidationError(
+            raise ApolloArgumentError(
                 f"search filters must not contain {reserved!r}: paging is done for you "
                 "(use per_page= and max_records=)."
             )
@@ -58,12 +62,10 @@ def validate_search(filters: Any, per_page: Any, max_records: Any) -> dict[str, 
     if max_records is not None and (
         isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 0
     ):
-        raise ApolloValidationError(
-            f"max_records must be a non-negative integer or None, got {max_records!r}."
-        )
+        raise ApolloArgumentError(f"max_records must be a non-negative integer or None, got {max_records!r}.")
     sort = filters.get("sort_by_field")
     if sort is not None and sort not in SEARCH_SORT_FIELDS:
-        raise ApolloValidationError(
+        raise ApolloArgumentError(
             f"search sort_by_field must be one of {', '.join(SEARCH_SORT_FIELDS)}; got {sort!r}."
         )
     return dict(filters)
@@ -129,6 +131,22 @@ class SearchPager:
         )
         self.next_page = None if done else current + 1
         return contacts
+
+    def last_page_worth_reading(self) -> int:
+        """
+        The last page worth requesting now (0 before the first page or after the last).
+
+        Apollo's total pages, or fewer when ``max_records`` will be reached sooner: counted from the
+        next page to accept with the records still wanted, so pages whose repeated ids were dropped
+        are made up for by reading further, as sequential paging does.
+        """
+        if self.pagination is None or self.next_page is None:
+            return 0
+        last = self.pagination.total_pages
+        if self.max_records is not None:
+            still_wanted = max(0, self.max_records - self.emitted)
+            last = min(last, self.next_page - 1 + math.ceil(still_wanted / self.per_page))
+        return last
 
     def planned_pages(self) -> int | None:
         """Pages this search will read, once the first page told the total."""

@@ -59,15 +59,16 @@ def _int_or_none(value: str | None) -> int | None:
 
 @dataclass
 class _MinuteWindow:
-    # Apollo opened the current window between these two instants: the opening request's send
-    # time and its response's arrival. Learning the length from the earlier and predicting the
-    # reset from the later keeps a predicted reset at or after the real one.
+    # Evidence that this process opened the current window: the send time of a request whose
+    # answer said usage 1. Without it (another process opened the window, or none was seen open)
+    # the limiter does not predict the reset; it learns it from one probe's 429 instead.
     opened_after: float | None = None
+    # When the current window opened (the opening response's arrival, or the predicted reset).
     started_at: float | None = None
-    # Apollo's minute is 60 s, but only a 429's retry-after proves where a window ends; until one
-    # arrives the limiter does not hold requests back on a guessed length.
-    length: float = MINUTE_WINDOW_SECONDS
-    length_learned: bool = False
+    # The window's length, learned only from evidence: a 429's reset minus a seen opening.
+    length: float | None = None
+    # When the latest 429 said the window resets: the best evidence there is, so never waited past.
+    reset_at: float | None = None
     limit: int | None = None
     # The highest usage Apollo reported in this window: answers arrive out of order.
     used: int = 0
@@ -78,9 +79,14 @@ class _MinuteWindow:
     probe: int | None = None
 
     def ends_at(self) -> float | None:
-        if self.started_at is None or not self.length_learned:
+        if self.reset_at is not None:
+            return self.reset_at
+        if self.opened_after is None or self.started_at is None or self.length is None:
             return None
         return self.started_at + self.length
+
+    def margin(self) -> float:
+        return (self.length or 0.0) * RESET_MARGIN_SHARE + RESET_MARGIN
 
     def left(self) -> int | None:
         """Requests this window still takes, counting unanswered ones as spent (the safe side)."""
@@ -92,12 +98,14 @@ class RateLimiter:
     Paces requests per Apollo endpoint from the rate-limit headers, so long runs meet few 429s.
 
     Apollo's windows open on the first request, and no header says when they reset. The limiter
-    notes when a window opened (a response whose usage is 1) and learns the window's length from
-    the first 429's ``retry-after``. From then on, when the quota is used up (counting requests
-    still in flight as spent) it holds requests until the reset instead of sending requests
-    bound to fail; before the reset is known, a used-up window lets one request through to learn
-    it while the others wait. One 429 per endpoint per run, however long the run and however
-    many pages are fetched at once. No clock and no sleeping here: methods take ``now``
+    notes when it saw a window open (a response whose usage is 1) and learns the window's length
+    from a 429's ``retry-after`` only when it saw that window open. When the quota is used up
+    (counting requests still in flight as spent, and the team's usage from the headers, which
+    counts other processes' requests too) it holds requests until the reset: the latest 429's
+    reset when there is one (never waited past), else the reset predicted from a window it saw
+    open. When neither is known (another process opened the window), a used-up window lets one
+    request through to learn the reset while the others wait: at most one 429 per exhausted
+    window, however many pages are fetched at once. No clock and no sleeping here: methods take ``now``
     (monotonic seconds) and callers sleep for the wait returned.
     """
 
@@ -117,14 +125,14 @@ class RateLimiter:
             window = self._windows.setdefault(key, _MinuteWindow())
             ends_at = window.ends_at()
             if ends_at is not None and now >= ends_at:
-                # The predicted reset has passed: the next request opens a new window.
-                window.opened_after = window.started_at = now
+                # The reset has passed: a new window. Who opens it is known only from the answers.
+                window.started_at, window.opened_after, window.reset_at = now, None, None
                 window.used = 0
-                ends_at = window.ends_at()
+                ends_at = None
             left = window.left()
             if left is not None and left <= 0:
                 if ends_at is not None:
-                    return ends_at + window.length * RESET_MARGIN_SHARE + RESET_MARGIN - now, None
+                    return ends_at + window.margin() - now, None
                 if window.probe is not None:
                     return PROBE_POLL, None
             window.tickets += 1
@@ -172,12 +180,9 @@ class RateLimiter:
         minute_has_room = usage is not None and usage.left is not None and usage.left > 0
         if retry_after is None or minute_has_room or retry_after > MINUTE_WINDOW_SECONDS * 1.5:
             return  # an hourly or daily quota: the retry policy raises, nothing to pace
-        ends_at = now + retry_after
-        if window.opened_after is not None and ends_at > window.opened_after:
-            window.length = ends_at - window.opened_after
-        if window.started_at is None or window.started_at + window.length < ends_at:
-            window.started_at = ends_at - window.length
-        window.length_learned = True
+        window.reset_at = now + retry_after
+        if window.opened_after is not None and window.reset_at > window.opened_after:
+            window.length = window.reset_at - window.opened_after
         if usage is not None and usage.limit is not None:
             window.limit = usage.limit
         window.used = window.limit or window.used

@@ -14,6 +14,7 @@ from airflow_provider_apollo.exceptions import (
     ApolloApiError,
     ApolloAuthError,
     ApolloConnectionError,
+    ApolloNotFoundError,
     ApolloRateLimitError,
     ApolloServerError,
     ApolloValidationError,
@@ -74,7 +75,9 @@ def error_for(
     status = response.status
     if status in (401, 403):
         return ApolloAuthError(message, status_code=status, body=body)
-    if status == 422 or status == 400 or status == 404:
+    if status == 404:
+        return ApolloNotFoundError(message, status_code=status, body=body)
+    if status == 422 or status == 400:
         deleted = body.get("deleted_contact_ids") if isinstance(body, dict) else None
         return ApolloValidationError(message, status_code=status, body=body, deleted_contact_ids=deleted)
     if status == 429:
@@ -98,4 +101,5 @@ def parse_json_body(request: ApiRequest, response: ApiResponse) -> Any:
             f"Apollo {request.describe()} answered {response.status} with a body that is not valid JSON "
             f"({len(response.body)} bytes)",
             maybe_applied=True,
+            reason="answer is not JSON",
         ) from None

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import tenacity
 
 from airflow_provider_apollo.core.config import DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_WAIT, ApolloConfig
-from airflow_provider_apollo.core.endpoints import ApiRequest
 from airflow_provider_apollo.exceptions import (
     ApolloConnectionError,
     ApolloRateLimitError,
@@ -27,7 +22,7 @@ BACKOFF_MAX = 30.0
 @dataclass(frozen=True)
 class RetryPolicy:
     """
-    What is retried, and how long to wait: the one policy both transports apply through tenacity.
+    What is retried, and how long to wait: the one policy the request lifecycle applies for both transports.
 
     - 429: wait ``retry-after`` when it is within ``max_retry_wait``; longer (an hourly or daily
       quota) raises ``ApolloRateLimitError`` at once, so a worker is never held for hours.
@@ -66,42 +61,3 @@ class RetryPolicy:
         ceiling = min(self.backoff_max, self.backoff_initial * (2 ** (attempt_number - 1)))
         # Full jitter spreads retries of many workers hitting the same outage.
         return min(self.max_retry_wait, (rng or random).uniform(ceiling / 2, ceiling))
-
-    def tenacity_kwargs(
-        self, request: ApiRequest, on_retry: Callable[[tenacity.RetryCallState], None] | None = None
-    ) -> dict[str, Any]:
-        """Arguments for ``tenacity.Retrying`` or ``tenacity.AsyncRetrying``: same policy, either transport."""
-
-        def retry(state: tenacity.RetryCallState) -> bool:
-            outcome = state.outcome
-            if outcome is None or not outcome.failed:
-                return False
-            error = outcome.exception()
-            return error is not None and self.should_retry(error, idempotent=request.idempotent)
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome is not None else None
-            return self.wait_seconds(error, state.attempt_number)
-
-        return {
-            "retry": retry,
-            "wait": wait,
-            "stop": tenacity.stop_after_attempt(self.max_retries + 1),
-            "reraise": True,
-            "before_sleep": on_retry or _log_retry(request),
-        }
-
-
-def _log_retry(request: ApiRequest) -> Callable[[tenacity.RetryCallState], None]:
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome is not None else None
-        sleep = state.next_action.sleep if state.next_action is not None else 0.0
-        log.warning(
-            "Apollo %s failed (%s); retry %d in %.1f s",
-            request.describe(),
-            error,
-            state.attempt_number,
-            sleep,
-        )
-
-    return before_sleep

@@ -20,7 +20,12 @@ from airflow_provider_apollo.core.endpoints import (
     contact_path,
 )
 from airflow_provider_apollo.core.paging import SearchPager, read_pagination
-from airflow_provider_apollo.exceptions import ApolloApiError, ApolloValidationError
+from airflow_provider_apollo.exceptions import (
+    ApolloApiError,
+    ApolloArgumentError,
+    ApolloNotFoundError,
+    ApolloValidationError,
+)
 
 # Up to this many contacts a check GETs each one (n calls, and existence comes for free); a stage
 # search costs at least one call and needs extra GETs to tell a deleted contact from a waiting one.
@@ -83,7 +88,7 @@ class StageCheckResult:
 
 def validate_require(require: Any) -> Require:
     if require not in REQUIRE_CHOICES:
-        raise ApolloValidationError(f"require must be 'all' or 'any', got {require!r}.")
+        raise ApolloArgumentError(f"require must be 'all' or 'any', got {require!r}.")
     return require  # type: ignore[no-any-return]
 
 
@@ -179,7 +184,7 @@ def _get_each(
     for contact_id in contact_ids:
         try:
             body = yield ApiRequest("GET", contact_path(contact_id), endpoint=PATH_CONTACT)
-        except ApolloValidationError as error:
+        except (ApolloValidationError, ApolloNotFoundError) as error:
             # Apollo answers 422 (rarely 404) for a deleted or unknown contact.
             if error.status_code in (404, 422):
                 missing.append(contact_id)

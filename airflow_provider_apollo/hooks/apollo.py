@@ -2,56 +2,59 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import time
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import tenacity
-from airflow.providers.common.compat.sdk import BaseHook, mask_secret
-
-from airflow_provider_apollo import UI_FIELD_BEHAVIOUR
 from airflow_provider_apollo.core import (
     BULK_CREATE_MAX,
+    HEALTH_POLICY,
     ID_BATCH_SIZE,
     PATH_BULK_CREATE,
     PATH_CONTACT,
     PATH_CONTACTS,
-    PATH_HEALTH,
-    PATH_STAGES,
     PATH_UPDATE_OWNERS,
     PATH_UPDATE_STAGES,
     SEARCH_PER_PAGE_MAX,
+    Answered,
     ApiRequest,
     ApiResponse,
     ApolloConfig,
-    RateLimiter,
+    BulkUpdateResult,
+    Outcome,
     RetryPolicy,
     SearchPager,
     batched,
+    check_contact,
+    check_contacts,
+    check_fields,
     check_int_range,
+    check_non_empty_string,
     contact_path,
-    error_for,
+    drive,
+    get_contact_request,
+    health_failure,
+    health_request,
+    health_result,
     ids_params,
+    list_stages_request,
     match_stage,
+    needs_stage_names,
+    no_answer,
     order_bulk_result,
-    parse_json_body,
     read_pagination,
+    resolve_stage_filters,
     stage_name,
+    stages_of,
     validate_contact_ids,
     validate_search,
 )
-from airflow_provider_apollo.exceptions import (
-    ApolloApiError,
-    ApolloConnectionError,
-    ApolloValidationError,
-)
+from airflow_provider_apollo.exceptions import ApolloValidationError
+from airflow_provider_apollo.hooks.base import ApolloBaseHook
 
 if TYPE_CHECKING:
     import requests
@@ -70,72 +73,29 @@ class SearchPage:
     contacts: list[dict[str, Any]]
 
 
-class ApolloHook(BaseHook):
+class ApolloHook(ApolloBaseHook):
     """
     Interact with the Apollo.io Contacts API.
 
     Credentials come from an Airflow connection of type ``apollo``: the API key in the password,
     an optional base URL in the host, and extras ``auth_type``, ``timeout``, ``max_retries`` and
     ``max_retry_wait``. The connection is read on the first call, not at construction. Every call
-    goes through one ``requests.Session``; 429, 5xx and connection errors are retried by one policy
-    (:class:`~airflow_provider_apollo.core.RetryPolicy`), and requests are paced from Apollo's
-    rate-limit headers.
+    goes through one ``requests.Session``; what happens to a request (pacing from Apollo's
+    rate-limit headers, 429/5xx/connection-error retries, error mapping) is decided by the core's
+    :func:`~airflow_provider_apollo.core.request_lifecycle`; this class only sends bytes.
 
     :param apollo_conn_id: the Airflow connection id.
     :param timeout: seconds per request; overrides the connection's extra.
     :param max_retries: retry budget; overrides the connection's extra.
     :param max_retry_wait: longest single wait; overrides the connection's extra.
+    :param stats: a :class:`~airflow_provider_apollo.core.RequestStats` to count requests into.
     """
 
-    conn_name_attr = "apollo_conn_id"
-    default_conn_name = "apollo_default"
-    conn_type = "apollo"
-    hook_name = "Apollo.io"
-
-    def __init__(
-        self,
-        apollo_conn_id: str = default_conn_name,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-        max_retry_wait: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.apollo_conn_id = apollo_conn_id
-        self._overrides = {
-            name: value
-            for name, value in (
-                ("timeout", timeout),
-                ("max_retries", max_retries),
-                ("max_retry_wait", max_retry_wait),
-            )
-            if value is not None
-        }
-        self._stages: list[dict[str, Any]] | None = None
-        # Ids the last stage/owner update skipped as deleted (with skip_deleted=True).
-        self.skipped_deleted_contact_ids: list[str] = []
-        self.rate_limiter = RateLimiter()
-        # Responses by status, and 429s met: what a run cost, for logs and the demo's summary.
-        self.status_counts: Counter[int] = Counter()
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Connection form: hide unused fields, call the password "API key" and the host "Base URL"."""
-        return UI_FIELD_BEHAVIOUR
-
-    # ------------------------------------------------------------------ plumbing
+    # ------------------------------------------------------------------ transport
 
     @cached_property
     def config(self) -> ApolloConfig:
-        conn = self.get_connection(self.apollo_conn_id)
-        config = ApolloConfig.from_connection(
-            conn_id=self.apollo_conn_id, password=conn.password, host=conn.host, extra=conn.extra_dejson
-        )
-        mask_secret(config.api_key)
-        if self._overrides:
-            config = ApolloConfig(**{**config.__dict__, **self._overrides})
-        return config
+        return self._config_from(self.get_connection(self.apollo_conn_id))
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:
@@ -160,61 +120,26 @@ class ApolloHook(BaseHook):
 
     @property
     def request_count(self) -> int:
-        return sum(self.status_counts.values())
+        """Requests this hook sent (answered or not); see :attr:`stats` for the breakdown."""
+        return self.stats.requests
 
-    def call(self, request: ApiRequest) -> Any:
-        """Send one request under the retry policy and return its JSON body, or raise ``ApolloApiError``."""
-        for attempt in tenacity.Retrying(**self.retry_policy.tenacity_kwargs(request)):
-            with attempt:
-                response = self._send(request)
-                if not 200 <= response.status < 300:
-                    raise error_for(request, response, self.config)
-                return parse_json_body(request, response)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+    def call(self, request: ApiRequest, *, policy: RetryPolicy | None = None) -> Any:
+        """Send one request through the request lifecycle; its JSON body, or an ``ApolloApiError``."""
+        return drive(self._lifecycle(request, self.config, policy or self.retry_policy), self._transmit)
 
-    def _send(self, request: ApiRequest) -> ApiResponse:
-        while True:
-            delay, ticket = self.rate_limiter.acquire(request.rate_key, time.monotonic())
-            if ticket is not None:
-                break
-            # Short waits are polls while another request learns the reset: not worth a log line.
-            level = logging.INFO if delay >= 1 else logging.DEBUG
-            self.log.log(
-                level, "Pacing Apollo %s: waiting %.2f s for the rate-limit window", request.describe(), delay
-            )
-            time.sleep(delay)
-        sent_at = time.monotonic()
+    def _transmit(self, request: ApiRequest) -> Outcome:
         try:
             raw = self.session.request(
                 request.method,
                 self.config.url(request.path),
                 params=list(request.params) or None,
                 data=None if request.json_body is None else json.dumps(request.json_body),
-                timeout=self.config.timeout,
+                timeout=request.timeout or self.config.timeout,
             )
             body = raw.content
         except _request_errors() as error:
-            self.rate_limiter.release(request.rate_key, ticket)
-            raise self._connection_error(request, error) from None
-        response = ApiResponse(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, body)
-        self.status_counts[response.status] += 1
-        self.rate_limiter.observe(request.rate_key, response, sent_at, time.monotonic(), ticket)
-        return response
-
-    def _connection_error(self, request: ApiRequest, error: Exception) -> ApolloApiError:
-        # A connection never made cannot have applied the request; anything later might have.
-        from requests import exceptions
-
-        never_sent = isinstance(error, exceptions.ConnectTimeout) or (
-            isinstance(error, exceptions.ConnectionError)
-            and "NewConnectionError" in repr(error.args[0] if error.args else error)
-        )
-        self.status_counts[0] += 1
-        reason = type(error).__name__
-        return ApolloConnectionError(
-            self.config.redact(f"Apollo {request.describe()} failed: {reason} ({error})"),
-            maybe_applied=not never_sent,
-        )
+            return no_answer(error, _never_sent_types())
+        return Answered(ApiResponse(raw.status_code, {k.lower(): v for k, v in raw.headers.items()}, body))
 
     # ------------------------------------------------------------------ contacts
 
@@ -225,7 +150,7 @@ class ApolloHook(BaseHook):
         Without dedupe Apollo always creates, so the request is retried only when it cannot have
         been applied (429, connection refused); with dedupe every retry is safe.
         """
-        _check_contact(contact, "contact")
+        contact = check_contact(contact, "contact")
         request = ApiRequest(
             "POST",
             PATH_CONTACTS,
@@ -239,12 +164,8 @@ class ApolloHook(BaseHook):
         self, contacts: Sequence[dict[str, Any]], *, run_dedupe: bool = False
     ) -> list[dict[str, Any]]:
         """Create contacts in batches of 100; one contact object per input, created or existing, in input order."""
-        if isinstance(contacts, (str, bytes, Mapping)) or not isinstance(contacts, Sequence):
-            raise ApolloValidationError(f"contacts must be a list of dicts, got {type(contacts).__name__}.")
-        for index, contact in enumerate(contacts):
-            _check_contact(contact, f"contacts[{index}]")
         results: list[dict[str, Any]] = []
-        for batch in batched(list(contacts), BULK_CREATE_MAX):
+        for batch in batched(check_contacts(contacts), BULK_CREATE_MAX):
             request = ApiRequest(
                 "POST",
                 PATH_BULK_CREATE,
@@ -263,16 +184,15 @@ class ApolloHook(BaseHook):
     def update_contact(self, contact_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Update one contact's fields (``label_names`` replaces its lists)."""
         contact_id = validate_contact_ids([contact_id], "contact_id")[0]
-        if not isinstance(fields, Mapping) or not fields:
-            raise ApolloValidationError(f"fields must be a non-empty dict, got {fields!r}.")
-        _check_json(fields, "fields")
-        request = ApiRequest("PATCH", contact_path(contact_id), json_body=dict(fields), endpoint=PATH_CONTACT)
+        request = ApiRequest(
+            "PATCH", contact_path(contact_id), json_body=check_fields(fields), endpoint=PATH_CONTACT
+        )
         return dict(self.call(request)["contact"])
 
     def get_contact(self, contact_id: str) -> dict[str, Any]:
         """One contact by id."""
         contact_id = validate_contact_ids([contact_id], "contact_id")[0]
-        return dict(self.call(ApiRequest("GET", contact_path(contact_id), endpoint=PATH_CONTACT))["contact"])
+        return dict(self.call(get_contact_request(contact_id))["contact"])
 
     def search_contacts(
         self,
@@ -314,10 +234,16 @@ class ApolloHook(BaseHook):
         concurrency: int = 1,
     ) -> Iterator[SearchPage]:
         """Like :meth:`search_contacts`, page by page, with Apollo's totals (for progress reports)."""
-        pager = SearchPager(
-            validate_search(filters, per_page, max_records), per_page=per_page, max_records=max_records
-        )
-        return self._pages(pager, check_int_range(concurrency, "concurrency", 1, MAX_SEARCH_CONCURRENCY))
+        checked = validate_search(filters, per_page, max_records)
+        concurrency = check_int_range(concurrency, "concurrency", 1, MAX_SEARCH_CONCURRENCY)
+        pager = SearchPager(self.search_filters(checked), per_page=per_page, max_records=max_records)
+        return self._pages(pager, concurrency)
+
+    def search_filters(self, filters: dict[str, Any]) -> dict[str, Any]:
+        """Filters as Apollo takes them: stage names in ``contact_stages`` resolved to ``contact_stage_ids``."""
+        if not needs_stage_names(filters):
+            return dict(filters)
+        return resolve_stage_filters(filters, self.list_contact_stages())
 
     def _pages(self, pager: SearchPager, concurrency: int) -> Iterator[SearchPage]:
         seen: set[str] = set()
@@ -351,7 +277,7 @@ class ApolloHook(BaseHook):
             try:
                 to_send = pager.next_page
                 while pager.next_page is not None:
-                    last_page = pager.planned_pages() or 0
+                    last_page = pager.last_page_worth_reading()
                     while to_send is not None and to_send <= last_page and len(pending) < concurrency:
                         pending.append((to_send, pool.submit(self.call, pager.request_for(to_send))))
                         to_send += 1
@@ -371,7 +297,9 @@ class ApolloHook(BaseHook):
 
     def count_contacts(self, filters: dict[str, Any] | None = None) -> int:
         """How many contacts a search matches (one request of one record; not limited by the cap)."""
-        pager = SearchPager(validate_search(filters, 1, None), per_page=1, max_records=None)
+        pager = SearchPager(
+            self.search_filters(validate_search(filters, 1, None)), per_page=1, max_records=None
+        )
         request = pager.next_request()
         assert request is not None
         return read_pagination(self.call(request)).total_entries
@@ -381,8 +309,7 @@ class ApolloHook(BaseHook):
     def list_contact_stages(self) -> list[dict[str, Any]]:
         """The team's contact stages, fetched once per hook."""
         if self._stages is None:
-            body = self.call(ApiRequest("GET", PATH_STAGES, endpoint=PATH_STAGES))
-            self._stages = list(body.get("contact_stages") or [])
+            self._stages = stages_of(self.call(list_stages_request()))
         return list(self._stages)
 
     def resolve_contact_stage_id(self, stage: str) -> str:
@@ -395,13 +322,14 @@ class ApolloHook(BaseHook):
 
     def update_contact_stages(
         self, contact_ids: Sequence[str], contact_stage_id: str, *, skip_deleted: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> BulkUpdateResult:
         """
         Move contacts to a stage (id or name), in batches of 100; returns the updated contacts.
 
         A batch naming deleted contacts is refused by Apollo as a whole (422 with
         ``deleted_contact_ids``): by default that raises ``ApolloValidationError`` carrying the ids;
-        with ``skip_deleted`` the batch is sent again without them.
+        with ``skip_deleted`` the batch is sent again without them, and the result's
+        ``skipped_deleted_ids`` lists them.
         """
         ids = validate_contact_ids(contact_ids)
         stage_id = self.resolve_contact_stage_id(contact_stage_id)
@@ -409,20 +337,21 @@ class ApolloHook(BaseHook):
 
     def update_contact_owners(
         self, contact_ids: Sequence[str], owner_id: str, *, skip_deleted: bool = False
-    ) -> list[dict[str, Any]]:
-        """Assign contacts to an owner (a user id), in batches of 100; returns the updated contacts."""
+    ) -> BulkUpdateResult:
+        """
+        Assign contacts to an owner (a user id), in batches of 100; returns the updated contacts
+        (with ``skipped_deleted_ids``, as :meth:`update_contact_stages`).
+        """
         ids = validate_contact_ids(contact_ids)
-        if not isinstance(owner_id, str) or not owner_id.strip():
-            raise ApolloValidationError(f"owner_id must be a non-empty user id string, got {owner_id!r}.")
+        owner_id = check_non_empty_string(owner_id, "owner_id", "an Apollo user id")
         return self._update_in_batches(PATH_UPDATE_OWNERS, ids, {"owner_id": owner_id}, skip_deleted)
 
     def _update_in_batches(
         self, path: str, contact_ids: list[str], value: dict[str, str], skip_deleted: bool
-    ) -> list[dict[str, Any]]:
+    ) -> BulkUpdateResult:
         updated: list[dict[str, Any]] = []
-        self.skipped_deleted_contact_ids = []
-        unique_ids = list(dict.fromkeys(contact_ids))
-        for batch in batched(unique_ids, ID_BATCH_SIZE):
+        skipped: list[str] = []
+        for batch in batched(list(dict.fromkeys(contact_ids)), ID_BATCH_SIZE):
             while batch:
                 request = ApiRequest(
                     "POST", path, params=ids_params("contact_ids", batch, value), endpoint=path
@@ -433,28 +362,31 @@ class ApolloHook(BaseHook):
                     if not (skip_deleted and error.deleted_contact_ids):
                         raise
                     deleted = set(error.deleted_contact_ids)
-                    self.skipped_deleted_contact_ids.extend(i for i in batch if i in deleted)
+                    skipped.extend(i for i in batch if i in deleted)
                     self.log.warning("Skipping %d deleted contacts: %s", len(deleted), sorted(deleted))
                     batch = [i for i in batch if i not in deleted]
                     continue
                 updated.extend(body.get("contacts") or [])
                 break
-        return updated
+        return BulkUpdateResult(updated, skipped_deleted_ids=skipped)
 
     # ------------------------------------------------------------------ connection test
 
     def test_connection(self) -> tuple[bool, str]:
-        """Call ``GET /auth/health``; never raises."""
+        """
+        Call ``GET /auth/health`` once (no retries, at most a few seconds); never raises.
+
+        Each failure is one readable sentence: a bad key (401), a key without access (403), an
+        unreachable host, a wrong base URL (404), an answer that is not Apollo's JSON.
+        """
+        config = None
         try:
-            body = self.call(ApiRequest("GET", PATH_HEALTH, endpoint=PATH_HEALTH))
+            config = self.config
+            body = self.call(health_request(config), policy=HEALTH_POLICY)
         except Exception as error:  # the UI shows the message; it must not crash
-            message = str(error)
-            with contextlib.suppress(Exception):
-                message = self.config.redact(message)
-            return False, message
-        if isinstance(body, dict) and body.get("is_logged_in") is False:
-            return False, "Apollo answered, but the key is not logged in."
-        return True, f"Connected to Apollo at {self.config.base_url}"
+            message = health_failure(error, config)
+            return False, config.redact(message) if config is not None else message
+        return health_result(body, config)
 
 
 def _request_errors() -> type[Exception]:
@@ -463,25 +395,8 @@ def _request_errors() -> type[Exception]:
     return RequestException
 
 
-def _check_contact(contact: Any, argument: str) -> None:
-    if not isinstance(contact, Mapping) or not contact:
-        raise ApolloValidationError(
-            f"{argument} must be a non-empty dict of Apollo contact fields, got {contact!r}."
-        )
-    if "api_key" in contact:
-        raise ApolloValidationError(
-            f"{argument} must not contain 'api_key': the key comes from the connection."
-        )
-    _check_json(contact, argument)
+def _never_sent_types() -> tuple[type[BaseException], ...]:
+    # urllib3 raises these before a byte of the request is sent (DNS, refused, connect timeout).
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-
-def _check_json(fields: Mapping[str, Any], argument: str) -> None:
-    # Caught here, the error names the field; from json.dumps inside a request it would not.
-    for name, value in fields.items():
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as error:
-            raise ApolloValidationError(
-                f"{argument}[{name!r}] must be a JSON value (str, number, bool, None, list or dict), "
-                f"got {type(value).__name__}: {error}."
-            ) from None
+    return (NewConnectionError, ConnectTimeoutError)

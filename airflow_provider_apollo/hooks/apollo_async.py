@@ -1,71 +1,67 @@
-"""ApolloAsyncHook: the aiohttp transport for triggers, driving the same protocol core as the sync hook."""
+"""ApolloAsyncHook: the aiohttp transport for triggers, driving the same request lifecycle as the sync hook."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import time
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
 import aiohttp
-import tenacity
 from airflow.providers.common.compat.connection import get_async_connection
-from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_apollo.core import (
-    PATH_CONTACT,
-    PATH_STAGES,
     SEARCH_PER_PAGE_MAX,
+    Answered,
     ApiRequest,
     ApiResponse,
     ApolloConfig,
-    RateLimiter,
-    RetryPolicy,
+    Outcome,
     SearchPager,
-    contact_path,
-    error_for,
+    adrive,
+    get_contact_request,
+    list_stages_request,
     match_stage,
-    parse_json_body,
+    needs_stage_names,
+    no_answer,
+    resolve_stage_filters,
+    stages_of,
     validate_contact_ids,
     validate_search,
 )
-from airflow_provider_apollo.exceptions import ApolloApiError, ApolloConnectionError
+from airflow_provider_apollo.hooks.base import ApolloBaseHook
+
+# aiohttp raises these before a byte of the request is sent (DNS, refused, connect timeout).
+_NEVER_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
-class ApolloAsyncHook(BaseHook):
+class ApolloAsyncHook(ApolloBaseHook):
     """
-    Call the Apollo.io API from an event loop (a trigger), with the sync hook's policies.
+    Call the Apollo.io API from an event loop (a trigger), with the sync hook's behaviour.
 
-    Only moving bytes lives here: what to send, whether and how long to retry
-    (:class:`~airflow_provider_apollo.core.RetryPolicy` through ``tenacity.AsyncRetrying``), rate-limit
-    pacing (:class:`~airflow_provider_apollo.core.RateLimiter`), error mapping and paging
-    (:class:`~airflow_provider_apollo.core.SearchPager`) are the protocol core's, shared with
-    :class:`~airflow_provider_apollo.hooks.apollo.ApolloHook`. The connection is resolved with
-    ``get_async_connection`` (a sync lookup deadlocks inside the triggerer's loop). Use it as an
-    async context manager so its HTTP session is closed::
+    Only moving bytes lives here: pacing, retries, error mapping and paging are the core's
+    (:func:`~airflow_provider_apollo.core.request_lifecycle`,
+    :class:`~airflow_provider_apollo.core.SearchPager`), shared with
+    :class:`~airflow_provider_apollo.hooks.apollo.ApolloHook`, and so are the overrides, key
+    masking and :attr:`stats`. The connection is resolved with ``get_async_connection`` (a sync
+    lookup deadlocks inside the triggerer's loop). Use it as an async context manager so its HTTP
+    session is closed::
 
         async with ApolloAsyncHook("apollo_default") as hook:
             contact = await hook.get_contact(contact_id)
 
     :param apollo_conn_id: the Airflow connection id.
+    :param timeout: seconds per request; overrides the connection's extra.
+    :param max_retries: retry budget; overrides the connection's extra.
+    :param max_retry_wait: longest single wait; overrides the connection's extra.
+    :param stats: a :class:`~airflow_provider_apollo.core.RequestStats` to count requests into.
     """
 
-    conn_name_attr = "apollo_conn_id"
-    default_conn_name = "apollo_default"
-    conn_type = "apollo"
-    hook_name = "Apollo.io"
-
-    def __init__(self, apollo_conn_id: str = default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.apollo_conn_id = apollo_conn_id
+    def __init__(self, apollo_conn_id: str = ApolloBaseHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(apollo_conn_id, **kwargs)
         self._config: ApolloConfig | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._stages: list[dict[str, Any]] | None = None
-        self.rate_limiter = RateLimiter()
-        self.request_count = 0
 
     async def __aenter__(self) -> ApolloAsyncHook:
         return self
@@ -80,78 +76,48 @@ class ApolloAsyncHook(BaseHook):
             await self._session.close()
             self._session = None
 
-    # ------------------------------------------------------------------ plumbing
+    # ------------------------------------------------------------------ transport
+
+    @property
+    def request_count(self) -> int:
+        """Requests this hook sent (answered or not); see :attr:`stats` for the breakdown."""
+        return self.stats.requests
 
     async def get_config(self) -> ApolloConfig:
         """The connection's config, looked up once without blocking the event loop."""
         if self._config is None:
-            conn = await get_async_connection(self.apollo_conn_id)
-            self._config = ApolloConfig.from_connection(
-                conn_id=self.apollo_conn_id, password=conn.password, host=conn.host, extra=conn.extra_dejson
-            )
+            self._config = self._config_from(await get_async_connection(self.apollo_conn_id))
         return self._config
 
-    async def _get_session(self, config: ApolloConfig) -> aiohttp.ClientSession:
-        # Created inside the running loop: an aiohttp session is bound to the loop that made it.
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers=config.headers(), timeout=aiohttp.ClientTimeout(total=config.timeout)
-            )
-        return self._session
-
     async def call(self, request: ApiRequest) -> Any:
-        """Send one request under the shared retry policy; its JSON body, or an ``ApolloApiError``."""
+        """Send one request through the request lifecycle; its JSON body, or an ``ApolloApiError``."""
         config = await self.get_config()
-        policy = RetryPolicy.from_config(config)
-        async for attempt in tenacity.AsyncRetrying(**policy.tenacity_kwargs(request)):
-            with attempt:
-                response = await self._send(config, request)
-                if not 200 <= response.status < 300:
-                    raise error_for(request, response, config)
-                return parse_json_body(request, response)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        return await adrive(self._lifecycle(request, config), self._transmit)
 
-    async def _send(self, config: ApolloConfig, request: ApiRequest) -> ApiResponse:
-        session = await self._get_session(config)
-        while True:
-            delay, ticket = self.rate_limiter.acquire(request.rate_key, time.monotonic())
-            if ticket is not None:
-                break
-            # Short waits are polls while another request learns the reset: not worth a log line.
-            level = logging.INFO if delay >= 1 else logging.DEBUG
-            self.log.log(
-                level, "Pacing Apollo %s: waiting %.2f s for the rate-limit window", request.describe(), delay
-            )
-            await asyncio.sleep(delay)
-        sent_at = time.monotonic()
-        self.request_count += 1
+    async def _transmit(self, request: ApiRequest) -> Outcome:
+        config = await self.get_config()
+        if self._session is None:
+            # Created inside the running loop: an aiohttp session is bound to the loop that made it.
+            self._session = aiohttp.ClientSession(headers=config.headers())
         try:
-            async with session.request(
+            async with self._session.request(
                 request.method,
                 config.url(request.path),
                 params=list(request.params) or None,
                 data=None if request.json_body is None else json.dumps(request.json_body),
+                timeout=aiohttp.ClientTimeout(total=request.timeout or config.timeout),
             ) as raw:
                 body = await raw.read()
-                response = ApiResponse(raw.status, {k.lower(): v for k, v in raw.headers.items()}, body)
+                return Answered(ApiResponse(raw.status, {k.lower(): v for k, v in raw.headers.items()}, body))
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            self.rate_limiter.release(request.rate_key, ticket)
-            # A connection never made cannot have applied the request; anything later might have.
-            never_sent = isinstance(error, aiohttp.ClientConnectorError)
-            raise ApolloConnectionError(
-                config.redact(f"Apollo {request.describe()} failed: {type(error).__name__} ({error})"),
-                maybe_applied=not never_sent,
-            ) from None
-        self.rate_limiter.observe(request.rate_key, response, sent_at, time.monotonic(), ticket)
-        return response
+            return no_answer(error, _NEVER_SENT)
 
     # ------------------------------------------------------------------ contacts
 
     async def get_contact(self, contact_id: str) -> dict[str, Any]:
         """One contact by id."""
         contact_id = validate_contact_ids([contact_id], "contact_id")[0]
-        body = await self.call(ApiRequest("GET", contact_path(contact_id), endpoint=PATH_CONTACT))
-        return dict(body["contact"])
+        return dict((await self.call(get_contact_request(contact_id)))["contact"])
 
     async def search_contacts(
         self,
@@ -160,10 +126,11 @@ class ApolloAsyncHook(BaseHook):
         per_page: int = SEARCH_PER_PAGE_MAX,
         max_records: int | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Every contact a search matches, page by page (same cap and stop rules as the sync hook)."""
-        pager = SearchPager(
-            validate_search(filters, per_page, max_records), per_page=per_page, max_records=max_records
-        )
+        """Every contact a search matches, page by page (same filters, cap and stop rules as the sync hook)."""
+        checked = validate_search(filters, per_page, max_records)
+        if needs_stage_names(checked):
+            checked = resolve_stage_filters(checked, await self.list_contact_stages())
+        pager = SearchPager(checked, per_page=per_page, max_records=max_records)
         # The pager drops repeated ids and rewinds when deletions shift pages, as for the sync hook.
         seen: set[str] = set()
         while (request := pager.next_request()) is not None:
@@ -173,10 +140,7 @@ class ApolloAsyncHook(BaseHook):
     async def list_contact_stages(self) -> list[dict[str, Any]]:
         """The team's contact stages, fetched once per hook."""
         if self._stages is None:
-            body = await self.call(ApiRequest("GET", PATH_STAGES, endpoint=PATH_STAGES))
-            if not isinstance(body, dict):
-                raise ApolloApiError(f"Apollo GET {PATH_STAGES} answered an unexpected body", body=body)
-            self._stages = list(body.get("contact_stages") or [])
+            self._stages = stages_of(await self.call(list_stages_request()))
         return list(self._stages)
 
     async def resolve_contact_stage_id(self, stage: str) -> str:

@@ -10,8 +10,8 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, Context
 
-from airflow_provider_apollo.core import BULK_CREATE_MAX, validate_contact_ids
-from airflow_provider_apollo.exceptions import ApolloValidationError
+from airflow_provider_apollo.core import BULK_CREATE_MAX, BulkUpdateResult, validate_contact_ids
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValidationError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 
 # Values a DAG author writes literally; anything else (an XComArg, a mapped argument) is resolved
@@ -44,7 +44,7 @@ def native_value(value: Any, argument: str, expected: type[list] | type[dict]) -
             try:
                 value = ast.literal_eval(text.strip())
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                raise ApolloValidationError(
+                raise ApolloArgumentError(
                     f"{argument} must be a {expected.__name__}; got the string {_short(text)}, which is "
                     "neither JSON nor a Python literal. Pass a list/dict, an XComArg, or a template that "
                     "renders to one (see render_template_as_native_obj)."
@@ -52,7 +52,7 @@ def native_value(value: Any, argument: str, expected: type[list] | type[dict]) -
     if expected is list and isinstance(value, tuple):
         value = list(value)
     if not isinstance(value, expected):
-        raise ApolloValidationError(
+        raise ApolloArgumentError(
             f"{argument} must be a {expected.__name__}, got {type(value).__name__}: {_short(repr(value))}."
         )
     return value
@@ -62,13 +62,13 @@ def contact_ids_value(value: Any, argument: str = "contact_ids") -> list[str]:
     """A non-empty list of contact id strings (a rendered template parsed first)."""
     ids = validate_contact_ids(native_value(value, argument, list), argument)
     if not ids:
-        raise ApolloValidationError(f"{argument} is empty: give at least one contact id.")
+        raise ApolloArgumentError(f"{argument} is empty: give at least one contact id.")
     return ids
 
 
 def non_empty_string(value: Any, argument: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ApolloValidationError(f"{argument} must be a non-empty string ({what}), got {value!r}.")
+        raise ApolloArgumentError(f"{argument} must be a non-empty string ({what}), got {value!r}.")
     return value.strip()
 
 
@@ -115,12 +115,12 @@ class ApolloCreateContactOperator(_ApolloOperator):
     ) -> None:
         super().__init__(**kwargs)
         if (contact is None) == (contacts is None):
-            raise ApolloValidationError(
+            raise ApolloArgumentError(
                 f"{type(self).__name__} {self.task_id!r}: pass exactly one of contact= (one contact's "
                 f"fields) or contacts= (a list of them), got {'both' if contact is not None else 'neither'}."
             )
         if not isinstance(run_dedupe, bool):
-            raise ApolloValidationError(f"run_dedupe must be True or False, got {run_dedupe!r}.")
+            raise ApolloArgumentError(f"run_dedupe must be True or False, got {run_dedupe!r}.")
         self.contact = contact
         self.contacts = contacts
         self.run_dedupe = run_dedupe
@@ -153,11 +153,9 @@ class ApolloCreateContactOperator(_ApolloOperator):
 def _contact_value(value: Any, argument: str) -> dict[str, Any]:
     contact = native_value(value, argument, dict)
     if not contact:
-        raise ApolloValidationError(
-            f"{argument} is empty: give the contact's fields (first_name, email ...)."
-        )
+        raise ApolloArgumentError(f"{argument} is empty: give the contact's fields (first_name, email ...).")
     if "api_key" in contact:
-        raise ApolloValidationError(
+        raise ApolloArgumentError(
             f"{argument} must not contain 'api_key': the key comes from the connection."
         )
     return dict(contact)
@@ -166,7 +164,7 @@ def _contact_value(value: Any, argument: str) -> dict[str, Any]:
 def _contacts_value(value: Any) -> list[dict[str, Any]]:
     contacts = native_value(value, "contacts", list)
     if not contacts:
-        raise ApolloValidationError("contacts is empty: give at least one contact's fields.")
+        raise ApolloArgumentError("contacts is empty: give at least one contact's fields.")
     return [_contact_value(item, f"contacts[{index}]") for index, item in enumerate(contacts)]
 
 
@@ -209,7 +207,7 @@ class _ApolloBulkUpdateOperator(_ApolloOperator):
         super().__init__(**kwargs)
         self.contact_ids = contact_ids
         if not isinstance(skip_deleted, bool):
-            raise ApolloValidationError(f"skip_deleted must be True or False, got {skip_deleted!r}.")
+            raise ApolloArgumentError(f"skip_deleted must be True or False, got {skip_deleted!r}.")
         self.skip_deleted = skip_deleted
         if not is_resolved_later(contact_ids):
             contact_ids_value(contact_ids)
@@ -226,8 +224,8 @@ class _ApolloBulkUpdateOperator(_ApolloOperator):
             deleted_contact_ids=deleted,
         )
 
-    def _log_skipped(self) -> None:
-        skipped = list(getattr(self.hook, "skipped_deleted_contact_ids", []) or [])
+    def _log_skipped(self, result: BulkUpdateResult) -> None:
+        skipped = result.skipped_deleted_ids
         if skipped:
             self.log.warning("Skipped %d deleted contacts (skip_deleted=True): %s", len(skipped), skipped)
 
@@ -265,7 +263,7 @@ class ApolloUpdateStagesOperator(_ApolloBulkUpdateOperator):
             if error.deleted_contact_ids:
                 raise self._report_deleted(error, f"move contacts to stage {stage_label}") from None
             raise
-        self._log_skipped()
+        self._log_skipped(updated)
         self.log.info("Moved %d contacts to stage %s", len(updated), stage_label)
         return [str(contact["id"]) for contact in updated]
 
@@ -298,7 +296,7 @@ class ApolloUpdateOwnersOperator(_ApolloBulkUpdateOperator):
             if error.deleted_contact_ids:
                 raise self._report_deleted(error, f"assign contacts to owner {owner_id}") from None
             raise
-        self._log_skipped()
+        self._log_skipped(updated)
         self.log.info("Assigned %d contacts to owner %s", len(updated), owner_id)
         return [str(contact["id"]) for contact in updated]
 

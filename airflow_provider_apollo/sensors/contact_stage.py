@@ -25,7 +25,7 @@ from airflow_provider_apollo.core.stage_check import (
     stage_check,
     validate_require,
 )
-from airflow_provider_apollo.exceptions import ApolloValidationError
+from airflow_provider_apollo.exceptions import ApolloArgumentError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.operators.contacts import (
     contact_ids_value,
@@ -184,7 +184,7 @@ class ApolloContactStageSensor(BaseSensorOperator):
 def _target_stages_value(value: Any) -> list[str]:
     stages = native_value(value, "target_stages", list)
     if not stages:
-        raise ApolloValidationError("target_stages is empty: give at least one stage id or name.")
+        raise ApolloArgumentError("target_stages is empty: give at least one stage id or name.")
     return [non_empty_string(stage, "target_stages", "a stage id or name") for stage in stages]
 
 

@@ -129,7 +129,7 @@ def test_deleted_contacts_are_reported_or_skipped(apollo_connection: ApolloEmula
     assert sorted(caught.value.deleted_contact_ids) == sorted(ids[:2])
     updated = hook.update_contact_stages(ids, "Replied", skip_deleted=True)
     assert sorted(c["id"] for c in updated) == sorted(ids[2:])
-    assert sorted(hook.skipped_deleted_contact_ids) == sorted(ids[:2])
+    assert sorted(updated.skipped_deleted_ids) == sorted(ids[:2])
 
 
 def test_wrong_key_raises_auth_error(

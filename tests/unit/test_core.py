@@ -206,18 +206,21 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
     assert max(waits) <= POLICY.backoff_max
 
 
-def test_tenacity_kwargs_stop_after_the_retry_budget() -> None:
-    import tenacity
+def test_the_request_lifecycle_stops_after_the_retry_budget() -> None:
+    from airflow_provider_apollo.core import Answered, RequestStats, drive, request_lifecycle
 
     calls = []
 
-    def always_500() -> None:
+    def always_500(request: ApiRequest) -> Answered:
         calls.append(1)
-        raise ApolloServerError("500", status_code=500)
+        return Answered(ApiResponse(500, {}, b'{"error": "boom"}'))
 
     fast = RetryPolicy(max_retries=2, backoff_initial=0.001)
+    lifecycle = request_lifecycle(
+        SEARCH, config=ApolloConfig(api_key="k"), policy=fast, limiter=RateLimiter(), stats=RequestStats()
+    )
     with pytest.raises(ApolloServerError):
-        tenacity.Retrying(**fast.tenacity_kwargs(SEARCH))(always_500)
+        drive(lifecycle, always_500)
     assert len(calls) == 3
 
 
