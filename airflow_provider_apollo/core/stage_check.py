@@ -161,7 +161,8 @@ def stage_check(
         )
         found, missing = yield from _get_each(probe, targets)
         return _result(wanted, done | found, missing, calls + len(probe), "search", notes)
-    if len(done) == len(wanted):
+    if len(done) == len(wanted) or (require == REQUIRE_ANY and done):
+        # Under "any", one contact in a target stage decides: the others need no GET.
         return _result(wanted, done, [], calls, "search", notes)
     remaining = [i for i in wanted if i not in done]
     found, missing = yield from _get_each(remaining, targets)

@@ -2,78 +2,21 @@
 
 from __future__ import annotations
 
-import ast
-import json
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseOperator, Context
 
-from airflow_provider_apollo.core import BULK_CREATE_MAX, BulkUpdateResult, validate_contact_ids
+from airflow_provider_apollo.arguments import (
+    contact_ids_value,
+    is_resolved_later,
+    native_value,
+    non_empty_string,
+)
+from airflow_provider_apollo.core import BULK_CREATE_MAX, BulkUpdateResult
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValidationError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
-
-# Values a DAG author writes literally; anything else (an XComArg, a mapped argument) is resolved
-# only when the task runs, so it can be checked only then.
-_LITERAL_TYPES = (str, bytes, int, float, bool, list, tuple, dict, type(None))
-_JINJA_MARKERS = ("{{", "{%")
-
-
-def is_resolved_later(value: Any) -> bool:
-    """True for an argument known only at run time: an ``XComArg`` or a string holding Jinja."""
-    if not isinstance(value, _LITERAL_TYPES):
-        return True
-    return isinstance(value, str) and any(marker in value for marker in _JINJA_MARKERS)
-
-
-def native_value(value: Any, argument: str, expected: type[list] | type[dict]) -> Any:
-    """
-    A list or dict argument after templating, as a Python value.
-
-    With ``render_template_as_native_obj=True`` on the DAG, Jinja already returns a list or dict.
-    Otherwise a template renders to a string such as ``"['a', 'b']"`` (Python's repr of an XCom)
-    or ``'["a", "b"]'`` (``| tojson``): that string is parsed as JSON, then as a Python literal with
-    :func:`ast.literal_eval` (literals only; nothing is evaluated). A tuple counts as a list.
-    """
-    if isinstance(value, (str, bytes)):
-        text = value.decode() if isinstance(value, bytes) else value
-        try:
-            value = json.loads(text)
-        except ValueError:
-            try:
-                value = ast.literal_eval(text.strip())
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                raise ApolloArgumentError(
-                    f"{argument} must be a {expected.__name__}; got the string {_short(text)}, which is "
-                    "neither JSON nor a Python literal. Pass a list/dict, an XComArg, or a template that "
-                    "renders to one (see render_template_as_native_obj)."
-                ) from None
-    if expected is list and isinstance(value, tuple):
-        value = list(value)
-    if not isinstance(value, expected):
-        raise ApolloArgumentError(
-            f"{argument} must be a {expected.__name__}, got {type(value).__name__}: {_short(repr(value))}."
-        )
-    return value
-
-
-def contact_ids_value(value: Any, argument: str = "contact_ids") -> list[str]:
-    """A non-empty list of contact id strings (a rendered template parsed first)."""
-    ids = validate_contact_ids(native_value(value, argument, list), argument)
-    if not ids:
-        raise ApolloArgumentError(f"{argument} is empty: give at least one contact id.")
-    return ids
-
-
-def non_empty_string(value: Any, argument: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ApolloArgumentError(f"{argument} must be a non-empty string ({what}), got {value!r}.")
-    return value.strip()
-
-
-def _short(text: str, limit: int = 120) -> str:
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class _ApolloOperator(BaseOperator):

@@ -18,6 +18,12 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_apollo.arguments import (
+    contact_ids_value,
+    is_resolved_later,
+    native_value,
+    non_empty_string,
+)
 from airflow_provider_apollo.core.stage_check import (
     REQUIRE_ALL,
     StageCheckResult,
@@ -27,12 +33,6 @@ from airflow_provider_apollo.core.stage_check import (
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
-from airflow_provider_apollo.operators.contacts import (
-    contact_ids_value,
-    is_resolved_later,
-    native_value,
-    non_empty_string,
-)
 
 if TYPE_CHECKING:
     from airflow_provider_apollo.triggers.contact_stage import ApolloContactStageTrigger
@@ -48,7 +48,7 @@ class ApolloContactStageSensor(BaseSensorOperator):
 
     Each check costs as few API calls as the number of contacts allows: a GET per contact for up to
     5 contacts, otherwise a search by stage (100 contacts per call, however many ids are watched);
-    see :func:`~airflow_provider_apollo.triggers.contact_stage.stage_check`. Contacts that no longer
+    see :func:`~airflow_provider_apollo.core.stage_check.stage_check`. Contacts that no longer
     exist fail the sensor with their ids instead of waiting forever. XCom: the ids in a target stage.
 
     :param contact_ids: the contacts to watch: a list, an ``XComArg`` or a template rendering to a list.
@@ -153,6 +153,8 @@ class ApolloContactStageSensor(BaseSensorOperator):
                 apollo_conn_id=self.apollo_conn_id,
                 poke_interval=float(self.poke_interval),
                 end_time=time.time() + float(self.timeout),
+                # The sensor has just checked: the trigger's first check waits one interval.
+                first_check_at=time.time() + float(self.poke_interval),
             ),
             method_name="execute_complete",
             timeout=timedelta(

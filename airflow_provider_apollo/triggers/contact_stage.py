@@ -36,6 +36,8 @@ class ApolloContactStageTrigger(BaseTrigger):
     :param apollo_conn_id: the Airflow connection id.
     :param poke_interval: seconds between checks.
     :param end_time: epoch seconds after which the trigger reports a timeout; ``None`` waits forever.
+    :param first_check_at: epoch seconds of the first check (the sensor checked just before
+        deferring, so it passes one interval later); ``None`` checks at once.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class ApolloContactStageTrigger(BaseTrigger):
         apollo_conn_id: str = "apollo_default",
         poke_interval: float = 60.0,
         end_time: float | None = None,
+        first_check_at: float | None = None,
     ) -> None:
         super().__init__()
         self.contact_ids = list(contact_ids)
@@ -54,19 +57,20 @@ class ApolloContactStageTrigger(BaseTrigger):
         self.apollo_conn_id = apollo_conn_id
         self.poke_interval = float(poke_interval)
         self.end_time = None if end_time is None else float(end_time)
+        self.first_check_at = None if first_check_at is None else float(first_check_at)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "contact_ids": list(self.contact_ids),
-                "stage_ids": list(self.stage_ids),
-                "require": self.require,
-                "apollo_conn_id": self.apollo_conn_id,
-                "poke_interval": self.poke_interval,
-                "end_time": self.end_time,
-            },
-        )
+        kwargs: dict[str, Any] = {
+            "contact_ids": list(self.contact_ids),
+            "stage_ids": list(self.stage_ids),
+            "require": self.require,
+            "apollo_conn_id": self.apollo_conn_id,
+            "poke_interval": self.poke_interval,
+            "end_time": self.end_time,
+        }
+        if self.first_check_at is not None:
+            kwargs["first_check_at"] = self.first_check_at
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self._wait()
@@ -76,6 +80,11 @@ class ApolloContactStageTrigger(BaseTrigger):
     async def _wait(self) -> dict[str, Any]:
         try:
             async with ApolloAsyncHook(self.apollo_conn_id) as hook:
+                if self.first_check_at is not None:
+                    deadline = self.first_check_at
+                    if self.end_time is not None:
+                        deadline = min(deadline, self.end_time)
+                    await asyncio.sleep(max(0.0, deadline - time.time()))
                 round_number = 0
                 while True:
                     check = stage_check(
