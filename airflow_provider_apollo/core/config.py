@@ -64,14 +64,7 @@ class ApolloConfig:
 
         Checked by the same rules as the connection's extras; ``None`` keeps the connection's value.
         """
-        given = {name: value for name, value in overrides.items() if value is not None}
-        unknown = sorted(set(given) - set(RETRY_BUDGET_DEFAULTS))
-        if unknown:
-            raise ApolloArgumentError(
-                f"unknown config overrides {unknown}; known: {sorted(RETRY_BUDGET_DEFAULTS)}."
-            )
-        checked = _retry_budget(given, lambda name: f"ApolloHook argument {name!r}")
-        return replace(self, **{name: checked[name] for name in given})
+        return replace(self, **check_overrides(overrides))
 
     def headers(self) -> dict[str, str]:
         """Headers for every request: authentication, JSON, and a User-Agent naming this package."""
