@@ -354,6 +354,8 @@ class ContactRecord:
         "created_ms",
         "updated_ms",
         "last_activity_ms",
+        "email_unsubscribed",
+        "enrollments",
         "_haystack",
     )
 
@@ -385,6 +387,9 @@ class ContactRecord:
         self.created_ms = created_ms
         self.updated_ms = created_ms
         self.last_activity_ms: int | None = None
+        self.email_unsubscribed: bool | None = None
+        # Sequence memberships by sequence id; None until the contact is first enrolled.
+        self.enrollments: dict[str, Enrollment] | None = None
         self._haystack: str | None = None
 
     @property
@@ -441,6 +446,13 @@ class ContactRecord:
         contact["city"] = self.city
         contact["state"] = self.state
         contact["country"] = self.country
+        contact["email_unsubscribed"] = self.email_unsubscribed
+        if self.enrollments:
+            now_ms = int(time.time() * 1000)
+            contact["emailer_campaign_ids"] = list(self.enrollments)
+            contact["contact_campaign_statuses"] = [
+                enrollment.render(now_ms) for enrollment in self.enrollments.values()
+            ]
         if self.phones:
             numbers = [
                 {
@@ -458,3 +470,412 @@ class ContactRecord:
             contact["phone_numbers"] = numbers
             contact["sanitized_phone"] = numbers[0]["sanitized_number"]
         return contact
+
+
+# ----------------------------------------------------------------- keyword search
+
+_WORD_RE = re.compile(r"\w+")
+
+
+def keyword_tokens(text: str) -> list[str]:
+    """The lower-cased words of a ``q_keywords`` value: punctuation separates words and is dropped."""
+    return _WORD_RE.findall(text.lower())
+
+
+# ----------------------------------------------------------------- the default team
+
+# Each user's mailboxes: (user index, local part, is the user's default mailbox).
+EMAIL_ACCOUNT_SPECS: tuple[tuple[int, str, bool], ...] = (
+    (0, "ada.lovelace", True),
+    (0, "ada", False),
+    (1, "grace.hopper", True),
+    (2, "alan.turing", True),
+)
+EMAIL_DOMAIN = "emulated-team.example"
+OUTREACH_DOMAIN = "outreach.emulated-team.example"
+
+# (name, steps, active, archived, owner index)
+SEQUENCE_SPECS: tuple[tuple[str, int, bool, bool, int], ...] = (
+    ("Outbound - Data leaders", 4, True, False, 0),
+    ("Inbound demo follow-up", 3, True, False, 1),
+    ("Event - Data Council 2026", 2, True, False, 2),
+    ("Re-engage cold accounts", 3, False, False, 1),
+    ("Outbound - Q1 2025 (old)", 3, False, True, 0),
+)
+LABEL_NAMES: tuple[str, ...] = ("Conference 2026 leads", "Newsletter subscribers", "Target accounts")
+
+# (label, type, picklist options)
+CUSTOM_FIELD_SPECS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Lead score", "number", ()),
+    ("Segment", "picklist", ("Enterprise", "Mid-Market", "SMB")),
+    ("Lead source detail", "string", ()),
+    ("Renewal date", "date", ()),
+    ("Trial user", "boolean", ()),
+)
+# A few of the system contact fields GET /fields lists next to the custom ones: (id suffix, label, type).
+SYSTEM_FIELD_SPECS: tuple[tuple[str, str, str], ...] = (
+    ("id", "Identifier", "string"),
+    ("first_name", "First name", "string"),
+    ("last_name", "Last name", "string"),
+    ("email", "Email", "string"),
+    ("title", "Title", "string"),
+    ("contact_stage_id", "Contact stage", "association"),
+    ("owner_id", "Contact owner", "association"),
+)
+
+
+def email_account_object(
+    account_id: str, user_id: str, email: str, *, default: bool, created_ms: int
+) -> dict[str, Any]:
+    """A mailbox as ``GET /email_accounts`` lists it (the fields a client reads, plus Apollo's common ones)."""
+    return {
+        "aliases": [],
+        "id": account_id,
+        "user_id": user_id,
+        "email": email,
+        "type": "gmail",
+        "active": True,
+        "default": default,
+        "seconds_delay_between_emails": 60,
+        "provider_display_name": "Gmail",
+        "last_synced_at": iso_ms(created_ms),
+        "email_sending_policy_cd": "default",
+        "signature_edit_disabled": False,
+        "revoked_at": None,
+        "inactive_reason": None,
+        "created_at": iso_ms(created_ms),
+        "email_daily_threshold": 300,
+        "max_outbound_emails_per_hour": 50,
+        "limits_editable": True,
+        "active_campaigns_count": 0,
+        "signature_html": "",
+        "fields_fully_loaded": True,
+    }
+
+
+def sequence_object(
+    sequence_id: str,
+    name: str,
+    *,
+    user_id: str,
+    schedule_id: str,
+    num_steps: int,
+    active: bool,
+    archived: bool,
+    created_ms: int,
+) -> dict[str, Any]:
+    """A sequence (``emailer_campaign``) with zero counters; the emulator fills the counters when rendering."""
+    return {
+        "id": sequence_id,
+        "name": name,
+        "archived": archived,
+        "created_at": iso_ms(created_ms),
+        "emailer_schedule_id": schedule_id,
+        "max_emails_per_day": None,
+        "user_id": user_id,
+        "same_account_reply_policy_cd": None,
+        "excluded_account_stage_ids": [],
+        "excluded_contact_stage_ids": [],
+        "contact_email_event_to_stage_mapping": {},
+        "label_ids": [],
+        "create_task_if_email_open": False,
+        "email_open_trigger_task_threshold": 0,
+        "mark_finished_if_click": False,
+        "active": active,
+        "days_to_wait_before_mark_as_response": 5,
+        "starred_by_user_ids": [],
+        "mark_finished_if_reply": True,
+        "mark_finished_if_interested": True,
+        "mark_paused_if_ooo": True,
+        "sequence_by_exact_daytime": None,
+        "last_used_at": None,
+        "folder_id": None,
+        "same_account_reply_delay_days": 30,
+        "is_performing_poorly": False,
+        "num_contacts_email_status_extrapolated": 0,
+        "remind_ab_test_results": False,
+        "ab_test_step_ids": [],
+        "prioritized_by_user": None,
+        "creation_type": "new",
+        "num_steps": num_steps,
+        "loaded_stats": True,
+        "cc_emails": "",
+        "bcc_emails": "",
+        "underperforming_touches_count": 0,
+    }
+
+
+def sequence_step_objects(sequence_id: str, ids: ObjectIdFactory, num_steps: int) -> list[dict[str, Any]]:
+    """The automatic email steps of a sequence, two days apart."""
+    return [
+        {
+            "id": ids.next(),
+            "emailer_campaign_id": sequence_id,
+            "position": position,
+            "wait_time": 0 if position == 1 else 2,
+            "type": "auto_email",
+            "wait_mode": "day",
+            "note": None,
+            "max_emails_per_day": None,
+            "exact_datetime": None,
+            "priority": "medium",
+            "auto_skip_in_x_days": None,
+        }
+        for position in range(1, num_steps + 1)
+    ]
+
+
+def full_label_object(label: dict[str, Any], team_id: str, cached_count: int) -> dict[str, Any]:
+    """A list as ``GET /labels`` shows it (Mongo-style ``_id`` and ``key`` next to ``id``)."""
+    return {
+        "_id": label["id"],
+        "cached_count": cached_count,
+        "concurrency_locks": {},
+        "created_at": label["created_at"],
+        "modality": label["modality"],
+        "name": label["name"],
+        "need_cached_count_update": False,
+        "needs_count_update_at": label["created_at"],
+        "rule_config_template_id": None,
+        "team_id": team_id,
+        "updated_at": label["updated_at"],
+        "user_id": label["user_id"],
+        "id": label["id"],
+        "key": label["id"],
+    }
+
+
+def custom_field_object(
+    field_id: str, label: str, field_type: str, options: list[dict[str, Any]], created_ms: int
+) -> dict[str, Any]:
+    """A custom contact field as ``GET /fields`` lists it.
+
+    ``id`` is ``contact.<hex>``; contacts key its value by the bare ``<hex>`` in ``typed_custom_fields``.
+    Picklist options appear as ``meta.picklist_values`` (the shape ``PATCH /fields`` takes) and, as the
+    deprecated ``GET /typed_custom_fields`` shows them, as ``picklist_values``.
+    """
+    field: dict[str, Any] = {
+        "id": f"contact.{field_id}",
+        "category": "person",
+        "context": ["csv_export", "finder", "prompt"],
+        "description": None,
+        "editable": True,
+        "example": None,
+        "field_name": label,
+        "group": None,
+        "icon_class": None,
+        "label": label,
+        "modality": "contact",
+        "parent": "contact.other_custom_field",
+        "source": "custom",
+        "type": field_type,
+        "finder_view_ids": [],
+        "project_workspace_id": None,
+        "finder_views": [],
+        "is_local": False,
+        "meta": {},
+        "created_at": iso_ms(created_ms),
+        "updated_at": iso_ms(created_ms),
+    }
+    if field_type in ("picklist", "multipicklist"):
+        field["meta"] = {"picklist_values": [{"id": o["id"], "name": o["name"]} for o in options]}
+        field["picklist_values"] = [
+            {"_id": o["id"], "id": o["id"], "key": o["id"], "name": o["name"], "mapped_crm_values": {}}
+            for o in options
+        ]
+    return field
+
+
+def system_field_object(suffix: str, label: str, field_type: str) -> dict[str, Any]:
+    return {
+        "id": f"contact.{suffix}",
+        "category": "person",
+        "context": ["finder", "csv_export"],
+        "description": None,
+        "editable": False,
+        "example": None,
+        "field_name": f"contact.{suffix}",
+        "group": "basic_info",
+        "icon_class": "user",
+        "label": label,
+        "modality": "contact",
+        "parent": None,
+        "source": "system",
+        "type": field_type,
+        "finder_view_ids": [],
+        "project_workspace_id": None,
+        "finder_views": [],
+        "is_local": False,
+    }
+
+
+# ----------------------------------------------------------------- sequence membership
+
+# What finally happens to an enrolled contact (decided deterministically at enrollment).
+OUTCOME_REPLY = "reply"
+OUTCOME_BOUNCE = "bounce"
+OUTCOME_FINISH = "finish"
+# The ``inactive_reason`` texts the emulator writes: Apollo's own ("Sequence inactive", "manually finished")
+# where its reference shows one, otherwise the emulator's choice (documented in docs/testing.md).
+REASON_SEQUENCE_INACTIVE = "Sequence inactive"
+REASON_MANUALLY_FINISHED = "manually finished"
+REASON_MANUALLY_STOPPED = "manually stopped"
+REASON_PAUSED = "paused on enrollment"
+REASON_REPLIED = "replied"
+REASON_COMPLETED = "completed all steps"
+REASON_BOUNCED = "bounced"
+
+
+class Enrollment:
+    """One contact's membership in one sequence (Apollo's ``contact_campaign_status``).
+
+    Progress is computed when read: an active membership sends step N at ``started_ms + (N - 1) * step_ms``
+    and reaches its outcome (reply, bounce, or finishing the last step) at ``started_ms + outcome_step *
+    step_ms``. ``step_ms`` None means the membership never advances on its own.
+    """
+
+    __slots__ = (
+        "id",
+        "contact_id",
+        "sequence_id",
+        "email_account_id",
+        "email_address",
+        "sender_user_id",
+        "added_by_user_id",
+        "added_ms",
+        "status",
+        "started_ms",
+        "inactive_reason",
+        "finished_ms",
+        "paused_ms",
+        "auto_unpause_ms",
+        "failure_reason",
+        "reply_message_id",
+        "num_steps",
+        "step_ids",
+        "step_ms",
+        "outcome",
+        "outcome_step",
+    )
+
+    def __init__(
+        self,
+        enrollment_id: str,
+        contact_id: str,
+        sequence_id: str,
+        *,
+        email_account_id: str,
+        email_address: str,
+        sender_user_id: str,
+        added_by_user_id: str,
+        added_ms: int,
+        step_ids: list[str],
+        step_ms: int | None,
+        outcome: str,
+        outcome_step: int,
+        reply_message_id: str,
+    ) -> None:
+        self.id = enrollment_id
+        self.contact_id = contact_id
+        self.sequence_id = sequence_id
+        self.email_account_id = email_account_id
+        self.email_address = email_address
+        self.sender_user_id = sender_user_id
+        self.added_by_user_id = added_by_user_id
+        self.added_ms = added_ms
+        self.status = "active"
+        self.started_ms: int | None = added_ms
+        self.inactive_reason: str | None = None
+        self.finished_ms: int | None = None
+        self.paused_ms: int | None = None
+        self.auto_unpause_ms: int | None = None
+        self.failure_reason: str | None = None
+        self.reply_message_id = reply_message_id
+        self.num_steps = max(len(step_ids), 1)
+        self.step_ids = step_ids
+        self.step_ms = step_ms
+        self.outcome = outcome
+        self.outcome_step = outcome_step
+
+    def pause(self, now_ms: int, reason: str, *, auto_unpause_ms: int | None = None) -> None:
+        self.status = "paused"
+        self.started_ms = None
+        self.paused_ms = now_ms
+        self.inactive_reason = reason
+        self.auto_unpause_ms = auto_unpause_ms
+
+    def resume(self, now_ms: int) -> None:
+        self.status = "active"
+        self.started_ms = now_ms
+        self.paused_ms = None
+        self.inactive_reason = None
+        self.auto_unpause_ms = None
+
+    def finish(self, now_ms: int, reason: str) -> None:
+        self.status = "finished"
+        self.started_ms = None
+        self.finished_ms = now_ms
+        self.inactive_reason = reason
+
+    def settle(self, now_ms: int) -> None:
+        """Bring the membership up to ``now_ms``: unpause on schedule, then reach the outcome once it is due."""
+        if self.status == "paused" and self.auto_unpause_ms is not None and now_ms >= self.auto_unpause_ms:
+            self.resume(self.auto_unpause_ms)
+        if self.status != "active" or self.started_ms is None or self.step_ms is None:
+            return
+        due_ms = self.started_ms + self.outcome_step * self.step_ms
+        if now_ms < due_ms:
+            return
+        if self.outcome == OUTCOME_REPLY:
+            self.finish(due_ms, REASON_REPLIED)
+        elif self.outcome == OUTCOME_BOUNCE:
+            self.status = "failed"
+            self.started_ms = None
+            self.finished_ms = due_ms
+            self.failure_reason = "bounced"
+            self.inactive_reason = REASON_BOUNCED
+        else:
+            self.finish(due_ms, REASON_COMPLETED)
+
+    @property
+    def replied(self) -> bool:
+        return self.inactive_reason == REASON_REPLIED
+
+    @property
+    def bounced(self) -> bool:
+        return self.status == "failed" and self.failure_reason == "bounced"
+
+    def current_position(self, now_ms: int) -> int | None:
+        if self.status != "active" or self.started_ms is None:
+            return None
+        if self.step_ms is None or self.step_ms <= 0:
+            return 1
+        return min((now_ms - self.started_ms) // self.step_ms + 1, self.num_steps)
+
+    def render(self, now_ms: int) -> dict[str, Any]:
+        self.settle(now_ms)
+        position = self.current_position(now_ms)
+        return {
+            "id": self.id,
+            "emailer_campaign_id": self.sequence_id,
+            "send_email_from_user_id": self.sender_user_id,
+            "inactive_reason": self.inactive_reason,
+            "status": self.status,
+            "added_at": iso_offset(self.added_ms),
+            "added_by_user_id": self.added_by_user_id,
+            "finished_at": None if self.finished_ms is None else iso_offset(self.finished_ms),
+            "paused_at": None if self.paused_ms is None else iso_offset(self.paused_ms),
+            "auto_unpause_at": None if self.auto_unpause_ms is None else iso_offset(self.auto_unpause_ms),
+            "send_email_from_email_address": self.email_address,
+            "send_email_from_email_account_id": self.email_account_id,
+            "manually_set_unpause": None,
+            "failure_reason": self.failure_reason,
+            "current_step_id": self.step_ids[position - 1]
+            if position is not None and position <= len(self.step_ids)
+            else None,
+            "in_response_to_emailer_message_id": self.reply_message_id if self.replied else None,
+            "cc_emails": None,
+            "bcc_emails": None,
+            "to_emails": None,
+            "current_step_position": position,
+        }

@@ -57,6 +57,7 @@ def _route(methods: str, pattern: str, template: str, handler: str) -> Route:
 
 
 _CONTACT_ID = r"/contacts/(?P<contact_id>[^/]+)"
+_SEQUENCE_ID = r"/emailer_campaigns/(?P<sequence_id>[^/]+)"
 # Fixed paths first, so "search" is never taken for a contact id.
 ROUTES: tuple[Route, ...] = (
     _route("POST", "/contacts", "/contacts", "api_create_contact"),
@@ -70,7 +71,46 @@ ROUTES: tuple[Route, ...] = (
     _route("PUT PATCH", _CONTACT_ID, "/contacts/{contact_id}", "api_update_contact"),
     _route("GET", "/contact_stages", "/contact_stages", "api_list_stages"),
     _route("GET POST", "/users/search", "/users/search", "api_users_search"),
+    _route("GET", "/users/api_profile", "/users/api_profile", "api_users_profile"),
     _route("GET", "/auth/health", "/auth/health", "api_health"),
+    _route("GET", "/email_accounts", "/email_accounts", "api_email_accounts"),
+    _route("POST", "/emailer_campaigns/search", "/emailer_campaigns/search", "api_sequences_search"),
+    _route(
+        "POST",
+        "/emailer_campaigns/remove_or_stop_contact_ids",
+        "/emailer_campaigns/remove_or_stop_contact_ids",
+        "api_remove_or_stop_contact_ids",
+    ),
+    _route(
+        "POST",
+        _SEQUENCE_ID + "/add_contact_ids",
+        "/emailer_campaigns/{sequence_id}/add_contact_ids",
+        "api_add_contact_ids",
+    ),
+    _route(
+        "POST", _SEQUENCE_ID + "/approve", "/emailer_campaigns/{sequence_id}/approve", "api_approve_sequence"
+    ),
+    _route("POST", _SEQUENCE_ID + "/abort", "/emailer_campaigns/{sequence_id}/abort", "api_abort_sequence"),
+    _route(
+        "POST", _SEQUENCE_ID + "/archive", "/emailer_campaigns/{sequence_id}/archive", "api_archive_sequence"
+    ),
+    _route("GET", "/labels", "/labels", "api_list_labels"),
+    _route("POST", "/labels", "/labels", "api_create_label"),
+    _route(
+        "POST",
+        "/labels/add_entity_ids_to_label_names",
+        "/labels/add_entity_ids_to_label_names",
+        "api_add_to_labels",
+    ),
+    _route(
+        "POST",
+        "/labels/remove_entity_ids_from_label_names",
+        "/labels/remove_entity_ids_from_label_names",
+        "api_remove_from_labels",
+    ),
+    _route("GET", "/fields", "/fields", "api_list_fields"),
+    _route("GET", "/typed_custom_fields", "/typed_custom_fields", "api_list_typed_custom_fields"),
+    _route("POST", "/usage_stats/api_usage_stats", "/usage_stats/api_usage_stats", "api_usage_stats"),
 )
 
 
@@ -199,7 +239,9 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw_body)
             except ValueError:
                 body_is_valid = False
-        record = RecordedRequest(self.command, path, query, headers, body, 0, received)
+        record = RecordedRequest(
+            self.command, path, query, headers, body, 0, received, target=self.path, raw_body=raw_body
+        )
         emulator.record(record)
 
         matched = match_route(self.command, path)
@@ -252,6 +294,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drop_after_apply":
             self._drop(record)
             return
+        if fault is not None and fault.kind == "status_after_apply":
+            # Applied, yet answered as a failure: the client cannot tell it from one that was not.
+            self._send_status_fault(record, fault, route, rate_headers)
+            return
         if fault is not None and fault.kind == "truncate":
             data = data[: max(len(data) // 2, 1)]
         self._send(record, status, data, headers=rate_headers)
@@ -273,40 +319,47 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(record, 200, portal, content_type=HTML_CONTENT_TYPE, headers=rate_headers)
             return True
         if fault.kind == "status":
-            status = fault.status or 500
-            if status == 401:
-                # Like a real 401: plain text and no rate-limit headers.
-                self._send(record, 401, UNAUTHORIZED_BODY, content_type=TEXT_CONTENT_TYPE)
-                return True
-            if status in GATEWAY_STATUSES:
-                # Gateway pages come from the proxy in front of Apollo, so they carry no rate-limit headers.
-                title = f"{status} {GATEWAY_STATUSES[status]}"
-                page = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>"
-                self._send(record, status, page.encode(), content_type=HTML_CONTENT_TYPE)
-                return True
-            if status == 429:
-                retry_after = (
-                    fault.retry_after if fault.retry_after is not None else DEFAULT_FAULT_RETRY_AFTER
-                )
-                limit = rate_headers.get("x-rate-limit-minute") or "200"
-                message = (
-                    f"The maximum number of api calls allowed for {route.template} is {limit} times per minute. "
-                    "Please upgrade your plan from https://app.apollo.io/#/settings/plans/upgrade."
-                )
-                retry_text = (
-                    str(int(retry_after)) if float(retry_after).is_integer() else f"{retry_after:.3f}"
-                )
-                self._send(
-                    record,
-                    429,
-                    encode_json({"message": message}),
-                    headers={**rate_headers, "retry-after": retry_text},
-                )
-                return True
-            payload = STATUS_FAULT_BODIES.get(status, {"error": "An error occurred. Please try again."})
-            self._send(record, status, encode_json(payload), headers=rate_headers)
+            self._send_status_fault(record, fault, route, rate_headers)
             return True
         return False
+
+    def _send_status_fault(
+        self, record: RecordedRequest, fault: Fault, route: Route, rate_headers: dict[str, str]
+    ) -> None:
+        """Answer with the fault's status, as Apollo (or the gateway in front of it) would."""
+        status = fault.status or 500
+        if status == 401:
+            # Like a real 401: plain text and no rate-limit headers.
+            self._send(record, 401, UNAUTHORIZED_BODY, content_type=TEXT_CONTENT_TYPE)
+            return
+        if status in GATEWAY_STATUSES:
+            # Gateway pages come from the proxy in front of Apollo, so they carry no rate-limit headers.
+            title = f"{status} {GATEWAY_STATUSES[status]}"
+            page = f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center></body></html>"
+            self._send(record, status, page.encode(), content_type=HTML_CONTENT_TYPE)
+            return
+        if status == 429:
+            retry_after = (
+                fault.retry_after if fault.retry_after is not None else DEFAULT_FAULT_RETRY_AFTER
+            )
+            limit = rate_headers.get("x-rate-limit-minute") or "200"
+            message = (
+                f"The maximum number of api calls allowed for {route.template} is {limit} times per minute. "
+                "Please upgrade your plan from https://app.apollo.io/#/settings/plans/upgrade."
+            )
+            retry_text = (
+                str(int(retry_after)) if float(retry_after).is_integer() else f"{retry_after:.3f}"
+            )
+            self._send(
+                record,
+                429,
+                encode_json({"message": message}),
+                headers={**rate_headers, "retry-after": retry_text},
+            )
+            return
+        payload = STATUS_FAULT_BODIES.get(status, {"error": "An error occurred. Please try again."})
+        self._send(record, status, encode_json(payload), headers=rate_headers)
+        return
 
     # ----------------------------------------------------------------- response
 

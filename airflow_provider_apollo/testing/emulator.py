@@ -11,10 +11,19 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from airflow_provider_apollo.testing._api import (
+    ApiError,
+    ApiRequest,
+    _dedupe_ids,
+    _int_or,
+    _invalid_id,
+    _text,
+    _truthy,
+)
 from airflow_provider_apollo.testing._data import (
     DEFAULT_STAGE,
     FIRST_NAMES,
@@ -29,12 +38,14 @@ from airflow_provider_apollo.testing._data import (
     is_object_id,
     is_valid_email,
     iso_ms,
+    keyword_tokens,
     label_object,
     parse_address,
     stable_fraction,
     stage_objects,
     user_objects,
 )
+from airflow_provider_apollo.testing._outreach import OutreachEndpoints
 from airflow_provider_apollo.testing._ratelimit import RateLimiter
 
 # Apollo's documented limits, one place each.
@@ -49,7 +60,11 @@ USERS_DEFAULT_PER_PAGE = 25
 SEED_HISTORY_MS = 365 * 24 * 3600 * 1000
 SEED_COLLECT_THRESHOLD = 10_000
 
-FAULT_KINDS = frozenset({"status", "drop", "drop_after_apply", "delay", "truncate", "non_json"})
+FAULT_KINDS = frozenset(
+    {"status", "status_after_apply", "drop", "drop_after_apply", "delay", "truncate", "non_json"}
+)
+# Fault kinds that answer with a status code (500 unless told).
+STATUS_FAULT_KINDS = frozenset({"status", "status_after_apply"})
 
 # Apollo's search sort keys and the record attribute each one orders by; the email engagement
 # dates are never set in the emulator, so sorting on them keeps the default (id) order.
@@ -65,20 +80,8 @@ SORT_FIELDS: dict[str, str | None] = {
 MSG_CONTACT_MISSING = "Oops! This contact does not exist in Apollo."
 MSG_CONTACT_DELETED = "Cannot update contact as it is deleted."
 MSG_BULK_CREATE_LIMIT = f"Please limit your array to {BULK_CREATE_LIMIT} contacts or fewer."
-MSG_BULK_UPDATE_LIMIT = f"Please limit your array to {BULK_UPDATE_LIMIT} contacts or fewer."
-
-
-def _invalid_id(value: object) -> str:
-    return f"Parameters misconfigured. {value} is not a valid ID"
-
-
-class ApiError(Exception):
-    """Raised inside an endpoint handler to answer with ``status`` and a JSON ``payload``."""
-
-    def __init__(self, status: int, payload: dict[str, Any]) -> None:
-        super().__init__(payload)
-        self.status = status
-        self.payload = payload
+MSG_BULK_UPDATE_LIMIT = "Please limit your array to fewer than 1000."
+MSG_BULK_UPDATE_MISSING = "Please provide either contact_ids or contact_attributes"
 
 
 @dataclass
@@ -92,6 +95,9 @@ class RecordedRequest:
     body: Any
     status: int = 0
     time: float = 0.0
+    # The request target as sent (path and query string) and the body's bytes, before any parsing.
+    target: str = ""
+    raw_body: bytes = b""
 
 
 @dataclass
@@ -106,6 +112,7 @@ class Fault:
     status: int | None = None
     retry_after: float | None = None
     delay: float | None = None
+    start: int | None = None
     seen: int = 0
     hits: int = 0
 
@@ -123,67 +130,14 @@ class Fault:
         self.seen += 1
         if self.exhausted:
             return False
-        if self.every is not None and self.seen % self.every:
+        # The first request hit is number ``start`` (default: ``every``), then every ``every``-th one.
+        first = self.start if self.start is not None else (self.every or 1)
+        if self.seen < first:
+            return False
+        if self.every is not None and (self.seen - first) % self.every:
             return False
         self.hits += 1
         return True
-
-
-@dataclass
-class ApiRequest:
-    """What an endpoint handler sees: the JSON body (a dict) and the query, merged the way Apollo reads them."""
-
-    method: str
-    body: dict[str, Any]
-    query: dict[str, list[str]]
-    path_params: dict[str, str] = field(default_factory=dict)
-
-    def value(self, name: str) -> Any:
-        # The current reference sends some parameters in the query, the legacy one in the body.
-        if name in self.body:
-            return self.body[name]
-        for key in (name, name + "[]"):
-            if self.query.get(key):
-                return self.query[key][0]
-        return None
-
-    def values(self, name: str) -> list[str]:
-        if name in self.body:
-            raw = self.body[name]
-            items = raw if isinstance(raw, list) else [raw]
-        else:
-            items = self.query.get(name + "[]", []) + self.query.get(name, [])
-        result: list[str] = []
-        for item in items:
-            if item is None:
-                continue
-            # A comma-separated query value is how some clients flatten a list.
-            result.extend(part.strip() for part in str(item).split(",") if part.strip())
-        return result
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
-
-
-def _int_or(value: Any, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _dedupe_ids(contact_ids: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(contact_ids))
 
 
 @contextlib.contextmanager
@@ -198,7 +152,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class ApolloEmulator:
+class ApolloEmulator(OutreachEndpoints):
     """A local, stateful Apollo.io API served on loopback from a background thread.
 
     :param api_key: the key accepted in the ``x-api-key`` header; assign ``.api_key`` later to revoke it.
@@ -216,6 +170,19 @@ class ApolloEmulator:
     :param legacy_day_headers: send ``x-rate-limit-daily``/``x-daily-*`` instead of the 24-hour spelling.
     :param seed: makes ids and seeded contacts deterministic.
     :param verbose: log every request to stderr.
+    :param master_key: whether the key is a master key; False answers 403 on the master-key endpoints
+        (users search, adding contacts to a sequence, API usage stats), as Apollo does.
+    :param sequence_step_seconds: emulated seconds between a sequence's steps (real seconds are this
+        times ``time_scale``); an enrolled contact replies, bounces or finishes after whole steps.
+        None: sequence memberships never advance on their own.
+    :param sequence_reply_fraction: the deterministic share of enrolled contacts that reply (at least
+        one per enrollment request when above 0).
+    :param sequence_bounce_fraction: the deterministic share whose first email bounces; the others
+        finish the sequence after its last step.
+
+    The team starts with three users (the first owns the key), four mailboxes, five sequences (three
+    active, one inactive, one archived), three lists and five custom contact fields (one a picklist);
+    see ``users``, ``email_accounts``, ``sequences``, ``labels``, ``fields`` and the ``add_*`` helpers.
 
     ``contacts`` is a snapshot: each read renders a fresh ``{id: contact}`` copy of the live contacts.
     """
@@ -237,6 +204,10 @@ class ApolloEmulator:
         legacy_day_headers: bool = False,
         seed: int = 0,
         verbose: bool = False,
+        master_key: bool = True,
+        sequence_step_seconds: float | None = 86_400.0,
+        sequence_reply_fraction: float = 0.3,
+        sequence_bounce_fraction: float = 0.1,
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -288,6 +259,12 @@ class ApolloEmulator:
         self._version = 0
         self._search_cache: dict[tuple[Any, ...], list[ContactRecord]] = {}
         self._search_cache_version = -1
+        self._init_team(
+            master_key=master_key,
+            sequence_step_seconds=sequence_step_seconds,
+            sequence_reply_fraction=sequence_reply_fraction,
+            sequence_bounce_fraction=sequence_bounce_fraction,
+        )
         self._faults: list[Fault] = []
         self._timers: list[threading.Timer] = []
         self._server: Any = None
@@ -378,7 +355,8 @@ class ApolloEmulator:
 
     @property
     def labels(self) -> list[dict[str, Any]]:
-        """The labels (lists) created so far through ``label_names``."""
+        """The team's contact lists: the default ones and those created since (through ``label_names``,
+        ``POST /labels``, adding contacts to a list by name or :meth:`add_label`)."""
         with self._lock:
             return [dict(label) for label in self._labels.values()]
 
@@ -505,18 +483,22 @@ class ApolloEmulator:
         status: int | None = None,
         retry_after: float | None = None,
         delay: float | None = None,
+        start: int | None = None,
     ) -> Fault:
         """Inject a failure into matching requests (after authentication and rate limiting).
 
-        :param kind: ``status`` (answer ``status`` with Apollo's body for it), ``drop`` (close the
-            connection before applying), ``drop_after_apply`` (apply, then close without answering),
+        :param kind: ``status`` (answer ``status`` with Apollo's body for it, not applied),
+            ``status_after_apply`` (apply the request, then answer ``status`` as if it failed: a 5xx
+            that may have been applied), ``drop`` (close the connection before applying),
+            ``drop_after_apply`` (apply, then close without answering),
             ``delay`` (sleep ``delay`` seconds first), ``truncate`` (cut the JSON body in half, with a
             matching Content-Length) or ``non_json`` (200 with an HTML page, not applied).
         :param count: how many requests it hits; None for no limit.
         :param every: hit only every Nth matching request.
+        :param start: the first matching request it hits (1 = the first; default ``every``, or 1).
         :param path: substring the request path must contain.
         :param method: HTTP method the request must use.
-        :param status: the status for ``status`` faults (default 500).
+        :param status: the status for ``status`` and ``status_after_apply`` faults (default 500).
         :param retry_after: the ``retry-after`` of a 429 status fault (default 1).
         :param delay: the seconds of a ``delay`` fault.
 
@@ -526,6 +508,8 @@ class ApolloEmulator:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {sorted(FAULT_KINDS)}")
         if every is not None and every < 1:
             raise ValueError("every must be at least 1")
+        if start is not None and start < 1:
+            raise ValueError("start must be at least 1")
         if kind == "delay" and delay is None:
             raise ValueError("a delay fault needs delay=SECONDS")
         fault = Fault(
@@ -534,9 +518,10 @@ class ApolloEmulator:
             every=every,
             path=path,
             method=method,
-            status=(status or 500) if kind == "status" else status,
+            status=(status or 500) if kind in STATUS_FAULT_KINDS else status,
             retry_after=retry_after,
             delay=delay,
+            start=start,
         )
         with self._lock:
             self._faults.append(fault)
@@ -649,6 +634,8 @@ class ApolloEmulator:
         account = fields.get("account_id")
         if account not in (None, "") and not is_object_id(account):
             raise ApiError(422, {"error": _invalid_id(account)})
+        if "typed_custom_fields" in fields:
+            self._normalize_custom_fields(fields["typed_custom_fields"])
 
     def _labels_for(self, names: Any) -> tuple[str, ...]:
         if isinstance(names, str):
@@ -710,7 +697,9 @@ class ApolloEmulator:
         record.phones = tuple(phones)
         custom = fields.get("typed_custom_fields")
         if isinstance(custom, dict):
-            record.typed_custom_fields = {**(record.typed_custom_fields or {}), **custom}
+            # Keyed by the bare field id; an empty value clears the field.
+            merged = {**(record.typed_custom_fields or {}), **self._normalize_custom_fields(custom)}
+            record.typed_custom_fields = {key: value for key, value in merged.items() if value is not None}
         record.touch_text()
         self._index(record)
 
@@ -760,7 +749,8 @@ class ApolloEmulator:
         if label_ids:
             wanted_labels = set(label_ids)
             records = [record for record in records if not wanted_labels.isdisjoint(record.label_ids)]
-        for token in keywords.split():
+        # Punctuation separates words: "Tim Zheng, CEO, Apollo" looks for tim, zheng, ceo and apollo.
+        for token in keyword_tokens(keywords):
             records = [record for record in records if token in record.haystack()]
         if sort_attr is not None:
             present = [record for record in records if getattr(record, sort_attr) is not None]
@@ -982,10 +972,14 @@ class ApolloEmulator:
                 else {
                     key: value
                     for key, value in body.items()
-                    if key not in ("contact_ids", "async", "api_key")
+                    if key
+                    not in ("contact_ids", "contact_attributes", "async", "api_key", "visible_entity_ids")
                 }
             )
-            updates = [(contact_id, shared) for contact_id in request.values("contact_ids")]
+            contact_ids = request.values("contact_ids")
+            if not contact_ids and attributes is None:
+                raise ApiError(422, {"error": MSG_BULK_UPDATE_MISSING})
+            updates = [(contact_id, shared) for contact_id in contact_ids]
         if len(updates) > BULK_UPDATE_LIMIT:
             raise ApiError(422, {"error": MSG_BULK_UPDATE_LIMIT})
         with self._lock:
@@ -997,32 +991,20 @@ class ApolloEmulator:
                 self._update_record(by_id[contact_id], fields)
             self._version += 1
             if len(updates) > BULK_UPDATE_SYNC_LIMIT or _truthy(body.get("async")):
+                # Applied at once; the job object is what Apollo answers for background processing.
+                stamp = iso_ms(self._stamp())
                 job = {
                     "id": self._job_ids.next(),
-                    "job_type": "bulk_update_contacts",
-                    "status": "queued",
-                    "created_at": iso_ms(self._stamp()),
+                    "job_type": "contact_bulk_update",
+                    "status": "pending",
+                    "entity_ids": _dedupe_ids(contact_id for contact_id, _ in updates),
+                    "created_at": stamp,
+                    "updated_at": stamp,
                 }
-                return 200, {"job": job}
+                return 200, {"entity_progress_job": job}
             return 200, {
                 "contacts": [by_id[contact_id].render() for contact_id in _dedupe_ids(i for i, _ in updates)]
             }
-
-    def api_users_search(self, request: ApiRequest) -> tuple[int, Any]:
-        page = max(_int_or(request.value("page"), 1), 1)
-        per_page = min(
-            max(_int_or(request.value("per_page"), USERS_DEFAULT_PER_PAGE), 1), SEARCH_MAX_PER_PAGE
-        )
-        start = (page - 1) * per_page
-        return 200, {
-            "users": [dict(user) for user in self.users[start : start + per_page]],
-            "pagination": {
-                "page": page,
-                "per_page": per_page,
-                "total_entries": len(self.users),
-                "total_pages": math.ceil(len(self.users) / per_page),
-            },
-        }
 
     def api_health(self, request: ApiRequest) -> tuple[int, Any]:
         return 200, {"healthy": True, "is_logged_in": True}

@@ -194,7 +194,7 @@ def test_bulk_update_answers_synchronously_up_to_100_then_with_a_job(
     )
     assert [contact["title"] for contact in small.json()["contacts"]] == ["CTO", "CTO"]
     large = api.post(f"{apollo_emulator.url}/contacts/bulk_update", json={"contact_ids": ids, "title": "CEO"})
-    assert large.json()["job"]["status"] == "queued"
+    assert large.json()["entity_progress_job"]["status"] == "pending"
     assert apollo_emulator.get_contact(ids[-1])["title"] == "CEO"  # type: ignore[index]
 
 

@@ -131,4 +131,5 @@ def test_update_owners_with_query_parameters(api: requests.Session, apollo_emula
 def test_users_search_lists_the_team(api: requests.Session, apollo_emulator: ApolloEmulator) -> None:
     body = api.get(f"{apollo_emulator.url}/users/search", params={"page": 1, "per_page": 2}).json()
     assert [user["id"] for user in body["users"]] == [user["id"] for user in apollo_emulator.users[:2]]
-    assert body["pagination"] == {"page": 1, "per_page": 2, "total_entries": 3, "total_pages": 2}
+    # Apollo sends the users search's page and per_page as strings (its reference example does).
+    assert body["pagination"] == {"page": "1", "per_page": "2", "total_entries": 3, "total_pages": 2}
