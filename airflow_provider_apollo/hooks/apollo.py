@@ -20,6 +20,7 @@ from airflow_provider_apollo.core import (
     PATH_UPDATE_OWNERS,
     PATH_UPDATE_STAGES,
     SEARCH_PER_PAGE_MAX,
+    SEARCH_RESULT_CAP,
     Answered,
     ApiRequest,
     ApiResponse,
@@ -53,6 +54,7 @@ from airflow_provider_apollo.core import (
     validate_contact_ids,
     validate_search,
 )
+from airflow_provider_apollo.core.export import ExportPlan
 from airflow_provider_apollo.exceptions import ApolloValidationError
 from airflow_provider_apollo.hooks.base import ApolloBaseHook
 
@@ -232,11 +234,19 @@ class ApolloHook(ApolloBaseHook):
         per_page: int = SEARCH_PER_PAGE_MAX,
         max_records: int | None = None,
         concurrency: int = 1,
+        start_page: int = 1,
     ) -> Iterator[SearchPage]:
-        """Like :meth:`search_contacts`, page by page, with Apollo's totals (for progress reports)."""
+        """
+        Like :meth:`search_contacts`, page by page, with Apollo's totals (for progress reports).
+
+        :param start_page: the first page to read (a resumed export goes on from its cursor's page).
+        """
         checked = validate_search(filters, per_page, max_records)
         concurrency = check_int_range(concurrency, "concurrency", 1, MAX_SEARCH_CONCURRENCY)
+        start_page = check_int_range(start_page, "start_page", 1, max(1, SEARCH_RESULT_CAP // per_page))
         pager = SearchPager(self.search_filters(checked), per_page=per_page, max_records=max_records)
+        if pager.next_page is not None:
+            pager.next_page = start_page
         return self._pages(pager, concurrency)
 
     def search_filters(self, filters: dict[str, Any]) -> dict[str, Any]:
@@ -269,9 +279,10 @@ class ApolloHook(ApolloBaseHook):
         When the pager rewinds (contacts deleted while paging), pages in flight are dropped and
         reading resumes from where the pager says.
         """
-        if pager.next_page is None:
+        first = pager.next_page
+        if first is None:
             return
-        yield page_of(1, self.call(pager.request_for(1)))
+        yield page_of(first, self.call(pager.request_for(first)))
         pending: deque[tuple[int, Future[Any]]] = deque()
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apollo-search") as pool:
             try:
@@ -387,6 +398,19 @@ class ApolloHook(ApolloBaseHook):
             message = health_failure(error, config)
             return False, config.redact(message) if config is not None else message
         return health_result(body, config)
+
+    # ------------------------------------------------------------------ export
+
+    def export_contacts(self, search: dict[str, Any] | None = None, **options: Any) -> ExportPlan:
+        """
+        Every contact a search matches, as an :class:`~airflow_provider_apollo.core.export.ExportPlan`.
+
+        Iterate over it for lists of contacts to write; it splits a search above the 50,000 cap by
+        contact stage, keeps only contacts updated in ``[updated_since, updated_before)`` when
+        given, hands each contact out once, and its ``state()`` is a small JSON cursor to resume
+        from (``cursor=``). ``options`` are :class:`ExportPlan`'s keyword arguments.
+        """
+        return ExportPlan(self, search, **options)
 
 
 def _request_errors() -> type[Exception]:

@@ -208,6 +208,31 @@ class ParquetContactWriter(ContactWriter):
             self._writer.close()
 
 
+class IdsWriter:
+    """
+    The exported ids, one a line, to a local file (the export's ids object); no file when ``path`` is None.
+
+    Written as pages arrive, so the ids never sit in memory whatever the size of the export.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self._file = None if path is None else _open_text(path, None)
+
+    def write(self, contact_ids: Iterable[str]) -> None:
+        if self._file is not None:
+            self._file.write("".join(contact_id + "\n" for contact_id in contact_ids))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __enter__(self) -> IdsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def open_writer(path: str, file_format: str, compression: str | None) -> ContactWriter:
     """A writer for ``file_format`` (``jsonl``, ``csv`` or ``parquet``) at ``path``."""
     if file_format == FORMAT_JSONL:

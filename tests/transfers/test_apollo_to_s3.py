@@ -331,7 +331,9 @@ def test_stage_slicing_keeps_the_users_stage_filter(
     replied = set(apollo_connection.seed_contacts(700, stage="Replied"))
     apollo_connection.seed_contacts(400, stage="Interested")
     stage_ids = [apollo_connection.stage_id("Cold"), apollo_connection.stage_id("Replied")]
-    ids = operator(s3_bucket, search={"contact_stage_ids": stage_ids}, concurrency=4).execute(context)
+    ids = operator(
+        s3_bucket, search={"contact_stage_ids": stage_ids}, concurrency=4, max_returned_ids=60_000
+    ).execute(context)
     assert ids is not None
     assert len(ids) == len(set(ids)) == 50_700
     assert set(ids) == cold | replied
@@ -451,7 +453,9 @@ def test_updated_since_not_reached_within_the_cap_slices_by_stage(
 ) -> None:
     apollo_connection.seed_contacts(SEARCH_RESULT_CAP - 100, stage="Cold")
     apollo_connection.seed_contacts(600, stage="Replied")
-    ids = operator(s3_bucket, updated_since="2000-01-01", concurrency=4).execute(context)
+    ids = operator(s3_bucket, updated_since="2000-01-01", concurrency=4, max_returned_ids=60_000).execute(
+        context
+    )
     assert ids is not None and len(ids) == len(set(ids)) == SEARCH_RESULT_CAP + 500
     assert set(ids) == set(apollo_connection.contacts)
 
@@ -547,7 +551,14 @@ def test_construction_touches_no_connection(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("AIRFLOW_CONN_APOLLO_DEFAULT", raising=False)
     op = ApolloSearchToS3Operator(task_id="export", s3_bucket="b", s3_key="k", apollo_conn_id="missing")
     assert "hook" not in op.__dict__ and "s3_hook" not in op.__dict__
-    assert op.template_fields == ("s3_bucket", "s3_key", "search", "updated_since")
+    assert op.template_fields == (
+        "s3_bucket",
+        "s3_key",
+        "search",
+        "updated_since",
+        "updated_before",
+        "ids_key",
+    )
 
 
 @pytest.mark.parametrize(
