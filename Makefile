@@ -14,7 +14,7 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL := 5
 # compiles Airflow from source (seconds per process), so tests and the demo turn it off.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install airflow-db lint test test-fast e2e demo bench docs clean
+.PHONY: install airflow-db browser lint test test-fast e2e demo bench docs clean
 
 install: $(STAMP)
 
@@ -33,6 +33,11 @@ $(AIRFLOW_HOME)/.migrated: $(STAMP)
 	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/migrate.log 2>&1 || (tail -50 $(AIRFLOW_HOME)/migrate.log; exit 1)
 	touch $@
 
+# Headless Chromium and its matching driver for the browser test (tests/browser), from Debian's packages.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -41,10 +46,10 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(CURDIR)/airflow-home/site
 
-test: lint docs airflow-db
+test: lint docs airflow-db browser
 	$(BIN)/pytest -p no:cacheprovider -ra
 
-e2e: airflow-db
+e2e: airflow-db browser
 	$(BIN)/pytest -p no:cacheprovider -ra -m e2e
 
 demo: airflow-db

@@ -6,15 +6,66 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["UI_FIELD_BEHAVIOUR", "__version__", "get_provider_info"]
+__all__ = [
+    "CONN_FIELDS",
+    "UI_FIELD_BEHAVIOUR",
+    "UI_FIELD_BEHAVIOUR_PROVIDER_INFO",
+    "__version__",
+    "get_provider_info",
+]
 
 # The connection form: hide what Apollo does not use, name the password and host in Apollo's terms.
+# Spelled as ``BaseHook.get_ui_field_behaviour()`` returns it (underscore keys; Airflow < 3.2 reads
+# it from the hook, and validates it against ``customized_form_field_behaviours.schema.json``).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden_fields": ["login", "schema", "port"],
     "relabeling": {"password": "API key", "host": "Base URL"},
     "placeholders": {
         "host": "https://api.apollo.io/api/v1",
         "password": "Apollo API key (or OAuth access token with auth_type=bearer)",
+    },
+}
+
+# The same behaviour spelled as the provider info's ``ui-field-behaviour`` (hyphenated
+# ``hidden-fields``): Airflow 3.2+ reads this one and then no longer calls the hook's method.
+UI_FIELD_BEHAVIOUR_PROVIDER_INFO: dict[str, Any] = {
+    "hidden-fields": list(UI_FIELD_BEHAVIOUR["hidden_fields"]),
+    "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+    "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
+}
+
+# The extras as form fields: JSON-schema ``Param`` definitions the Airflow 3 UI renders. Types
+# are not nullable, so the form pre-fills each default and marks it required; enums hold no
+# ``None`` (the UI would offer a "null" choice); the bounds are the ones the hook enforces. The
+# UI's number input clamps to ``minimum``/``maximum`` only (it ignores ``exclusiveMinimum``), so
+# the form asks for a timeout of at least 1 second, inside the hook's rule (> 0).
+CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "auth_type": {
+        "label": "Auth type",
+        "description": "api_key: the key goes in the x-api-key header (default). "
+        "bearer: an OAuth access token sent as Authorization: Bearer.",
+        "schema": {
+            "type": "string",
+            "enum": ["api_key", "bearer"],
+            "default": "api_key",
+            "values_display": {"api_key": "api_key (x-api-key header)", "bearer": "bearer (OAuth token)"},
+        },
+    },
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Seconds per request, at least 1 (default 30).",
+        "schema": {"type": "number", "default": 30, "minimum": 1},
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Retry budget for 429, 5xx and connection errors: a whole number, 0 or more (default 5).",
+        "schema": {"type": "integer", "default": 5, "minimum": 0},
+    },
+    "max_retry_wait": {
+        "label": "Max retry wait (seconds)",
+        "description": "Longest single wait the hook sleeps, 0 or more (default 60); "
+        "a longer retry-after raises instead.",
+        "schema": {"type": "number", "default": 60, "minimum": 0},
     },
 }
 
@@ -38,29 +89,8 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "apollo",
                 "hook-class-name": "airflow_provider_apollo.hooks.apollo.ApolloHook",
                 "hook-name": "Apollo.io",
-                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
-                "conn-fields": {
-                    "auth_type": {
-                        "label": "Auth type",
-                        "description": "api_key (x-api-key header, default) or bearer (OAuth access token)",
-                        "schema": {"type": ["string", "null"], "enum": ["api_key", "bearer", None]},
-                    },
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "description": "Seconds per request (default 30)",
-                        "schema": {"type": ["number", "null"], "minimum": 0},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": "Retry budget for 429, 5xx and connection errors (default 5)",
-                        "schema": {"type": ["integer", "null"], "minimum": 0},
-                    },
-                    "max_retry_wait": {
-                        "label": "Max retry wait (seconds)",
-                        "description": "Longest single wait the hook sleeps (default 60); a longer retry-after raises",
-                        "schema": {"type": ["number", "null"], "minimum": 0},
-                    },
-                },
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR_PROVIDER_INFO,
+                "conn-fields": CONN_FIELDS,
             }
         ],
         "hooks": [
