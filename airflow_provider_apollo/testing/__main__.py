@@ -38,6 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--reply-fraction", type=float, default=0.5)
     parser.add_argument("--reply-stage", default="Replied")
+    parser.add_argument(
+        "--no-master-key",
+        action="store_true",
+        help="answer 403 on master-key endpoints (users search, enrolling in a sequence, usage stats)",
+    )
+    parser.add_argument(
+        "--sequence-step-seconds",
+        type=float,
+        default=86_400.0,
+        help="emulated seconds between a sequence's steps (times --time-scale in real seconds)",
+    )
+    parser.add_argument("--sequence-reply-fraction", type=float, default=0.3)
+    parser.add_argument("--sequence-bounce-fraction", type=float, default=0.1)
     parser.add_argument("--pagination-as-strings", action="store_true")
     parser.add_argument("--legacy-day-headers", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -65,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         legacy_day_headers=args.legacy_day_headers,
         seed=args.random_seed,
         verbose=args.verbose,
+        master_key=not args.no_master_key,
+        sequence_step_seconds=args.sequence_step_seconds,
+        sequence_reply_fraction=args.sequence_reply_fraction,
+        sequence_bounce_fraction=args.sequence_bounce_fraction,
     )
     if args.seed:
         emulator.seed_contacts(args.seed)

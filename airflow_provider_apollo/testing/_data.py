@@ -657,7 +657,8 @@ def custom_field_object(
     field: dict[str, Any] = {
         "id": f"contact.{field_id}",
         "category": "person",
-        "context": ["csv_export", "finder", "prompt"],
+        # The schema types ``context`` as a string naming the record type (its example shows a list).
+        "context": "contact",
         "description": None,
         "editable": True,
         "example": None,
@@ -690,7 +691,7 @@ def system_field_object(suffix: str, label: str, field_type: str) -> dict[str, A
     return {
         "id": f"contact.{suffix}",
         "category": "person",
-        "context": ["finder", "csv_export"],
+        "context": "contact",
         "description": None,
         "editable": False,
         "example": None,
