@@ -167,6 +167,10 @@ class Ui:
         return str(self.browser.find_element(By.TAG_NAME, "body").text)
 
 
-def new_shots_dir() -> Path:
-    """A directory outside pytest's tmp_path (which it prunes) for screenshots a person will open."""
+def new_shots_dir(requested: str | None = None) -> Path:
+    """``requested``, or a new directory outside pytest's tmp_path (which it prunes), for screenshots."""
+    if requested:
+        path = Path(requested)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
     return Path(tempfile.mkdtemp(prefix="apollo-browser-shots-"))

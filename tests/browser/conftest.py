@@ -18,7 +18,7 @@ from tests.e2e.airflow_cluster import AirflowCluster
 
 REPO = Path(__file__).resolve().parents[2]
 MIGRATED_DB = REPO / "airflow-home" / "airflow.db"
-KEEP_SHOTS = "APOLLO_BROWSER_KEEP_SHOTS"  # set it to keep every step's screenshot after a passing run
+SHOTS_ENV = "APOLLO_BROWSER_SHOTS"  # a directory: keep every step's screenshot there, pass or fail
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -60,17 +60,16 @@ def airflow_ui() -> Iterator[AirflowCluster]:
 def browser_session(airflow_ui: AirflowCluster) -> Iterator[Ui]:
     profile = Path(tempfile.mkdtemp(prefix="apollo-browser-profile-"))
     browser = start_chromium(profile)
-    ui = Ui(browser, f"http://127.0.0.1:{airflow_ui.api_port}", new_shots_dir())
+    keep = os.environ.get(SHOTS_ENV)
+    ui = Ui(browser, f"http://127.0.0.1:{airflow_ui.api_port}", new_shots_dir(keep))
     try:
         yield ui
     finally:
         browser.quit()
         shutil.rmtree(profile, ignore_errors=True)
         # Step screenshots are kept when a test failed, or on request (to look at the form).
-        if not ui.failed and not os.environ.get(KEEP_SHOTS):
+        if not ui.failed and not keep:
             shutil.rmtree(ui.shots, ignore_errors=True)
-        else:
-            print(f"\nbrowser screenshots: {ui.shots}")
 
 
 @pytest.fixture
