@@ -1,0 +1,203 @@
+"""Operators that enroll contacts in an Apollo sequence and take them out again.
+
+Apollo's API calls sequences ``emailer_campaigns``. A sequence is given by id or name, a mailbox
+by its email account id or address; both are checked against the team before any contact is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException, Context
+
+from airflow_provider_apollo.arguments import contact_ids_value, is_resolved_later, non_empty_string
+from airflow_provider_apollo.core.sequences import (
+    ENROLLMENT_STATUSES,
+    PATH_SEQUENCE_ADD,
+    SEQUENCE_BATCH_SIZE,
+    EnrollmentResult,
+    check_remove_mode,
+    describe_skipped,
+)
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
+from airflow_provider_apollo.operators.base import ApolloBaseOperator, ApolloLongJobOperator
+
+# XCom key for the contacts Apollo declined to enroll: ``{contact id: Apollo's reason code}``.
+SKIPPED_CONTACTS_KEY = "skipped_contacts"
+ON_SKIPPED_CHOICES = ("warn", "fail")
+
+
+class ApolloAddToSequenceOperator(ApolloLongJobOperator):
+    """
+    Enroll contacts in a sequence, sending from a mailbox (100 contacts a request; needs a master key).
+
+    Apollo declines some contacts (no email, active in another sequence, unsubscribed ...): they
+    are pushed to XCom under ``skipped_contacts`` as ``{id: reason}``, and ``on_skipped`` decides
+    whether that fails the task. A contact already in the sequence counts as enrolled, so a retried
+    task enrolls nobody twice (and after a quota wait the job simply starts over, for that reason).
+    The enrollment flags are Apollo's, all False by default as in Apollo: nobody is enrolled whom
+    Apollo would normally hold back.
+
+    :param sequence: the sequence's id or name (case-insensitive). Templated.
+    :param contact_ids: the contacts' ids: a list, an ``XComArg`` or a template rendering to a list.
+    :param mailbox: the email account to send from: its id or its address. Templated.
+    :param on_skipped: ``"warn"`` (log the skipped contacts and succeed) or ``"fail"`` (fail the task
+        when any contact was skipped, after enrolling the others).
+    :param status: ``"active"`` (Apollo's default) or ``"paused"`` for the new memberships.
+    :param auto_unpause_at: ISO 8601 time at which paused memberships start (with ``status="paused"``).
+    :param sequence_no_email: enroll contacts without an email address.
+    :param sequence_unverified_email: enroll contacts whose email is not verified.
+    :param sequence_job_change: enroll contacts with a recent job change.
+    :param sequence_active_in_other_campaigns: enroll contacts active in another sequence.
+    :param sequence_finished_in_other_campaigns: enroll contacts who finished another sequence.
+    :param sequence_same_company_in_same_campaign: enroll colleagues of contacts already in it.
+    :param contacts_without_ownership_permission: enroll contacts you do not own.
+    :param add_if_in_queue: enroll contacts queued for processing.
+    :param contact_verification_skipped: skip Apollo's contact verification.
+    :param apollo_conn_id: the Airflow connection id.
+    """
+
+    template_fields: Sequence[str] = ("sequence", "contact_ids", "mailbox")
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self,
+        *,
+        sequence: str,
+        contact_ids: list[str] | str,
+        mailbox: str,
+        on_skipped: str = "warn",
+        status: str | None = None,
+        auto_unpause_at: str | None = None,
+        sequence_no_email: bool = False,
+        sequence_unverified_email: bool = False,
+        sequence_job_change: bool = False,
+        sequence_active_in_other_campaigns: bool = False,
+        sequence_finished_in_other_campaigns: bool = False,
+        sequence_same_company_in_same_campaign: bool = False,
+        contacts_without_ownership_permission: bool = False,
+        add_if_in_queue: bool = False,
+        contact_verification_skipped: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sequence = sequence
+        self.contact_ids = contact_ids
+        self.mailbox = mailbox
+        if on_skipped not in ON_SKIPPED_CHOICES:
+            raise ApolloArgumentError(f"on_skipped must be 'warn' or 'fail', got {on_skipped!r}.")
+        self.on_skipped = on_skipped
+        if status is not None and status not in ENROLLMENT_STATUSES:
+            raise ApolloArgumentError(f"status must be 'active' or 'paused', got {status!r}.")
+        self.status = status
+        self.auto_unpause_at = auto_unpause_at
+        self.flags = {
+            "sequence_no_email": sequence_no_email,
+            "sequence_unverified_email": sequence_unverified_email,
+            "sequence_job_change": sequence_job_change,
+            "sequence_active_in_other_campaigns": sequence_active_in_other_campaigns,
+            "sequence_finished_in_other_campaigns": sequence_finished_in_other_campaigns,
+            "sequence_same_company_in_same_campaign": sequence_same_company_in_same_campaign,
+            "contacts_without_ownership_permission": contacts_without_ownership_permission,
+            "add_if_in_queue": add_if_in_queue,
+            "contact_verification_skipped": contact_verification_skipped,
+        }
+        for name, value in self.flags.items():
+            if not isinstance(value, bool):
+                raise ApolloArgumentError(f"{name} must be True or False, got {value!r}.")
+        if not is_resolved_later(sequence):
+            non_empty_string(sequence, "sequence", "a sequence id or name")
+        if not is_resolved_later(mailbox):
+            non_empty_string(mailbox, "mailbox", "an email account id or address")
+        if not is_resolved_later(contact_ids):
+            contact_ids_value(contact_ids)
+
+    def run_job(self, context: Context, checkpoint: Any) -> list[str]:
+        contact_ids = contact_ids_value(self.contact_ids)
+        sequence = non_empty_string(self.sequence, "sequence", "a sequence id or name")
+        mailbox = non_empty_string(self.mailbox, "mailbox", "an email account id or address")
+        target = self.hook.find_sequence(sequence)
+        sender = self.hook.resolve_mailbox(mailbox)
+        total = self.hook.batch_count(len(dict.fromkeys(contact_ids)), SEQUENCE_BATCH_SIZE)
+
+        def record(index: int, done: EnrollmentResult) -> None:
+            self.log_batch_progress(
+                f"{len(contact_ids):,} contacts", index + 1, total, PATH_SEQUENCE_ADD, first=index == 0
+            )
+
+        try:
+            result = self.hook.add_to_sequence(
+                target.id,
+                contact_ids,
+                mailbox=sender.id,
+                status=self.status,
+                auto_unpause_at=self.auto_unpause_at,
+                on_batch=record,
+                enrollment_flags=self.flags,
+            )
+        except ApolloRateLimitError as error:
+            # Enrolling again enrolls nobody twice: after the wait the job starts over.
+            raise self.stopped_at(error, None, f"{len(contact_ids):,} contacts to enroll") from None
+        context["ti"].xcom_push(key=SKIPPED_CONTACTS_KEY, value=result.skipped)
+        self.log.info(
+            "Enrolled %d contacts in sequence %r from %s (%d were already in it); Apollo skipped %d",
+            len(result.enrolled),
+            target.name,
+            sender.email or sender.id,
+            len(result.already_enrolled),
+            len(result.skipped),
+        )
+        if result.skipped:
+            message = f"Apollo skipped {len(result.skipped)} contact(s): {describe_skipped(result.skipped)}."
+            if self.on_skipped == "fail":
+                raise AirflowFailException(
+                    f"{message} The others were enrolled. Pass the enrollment flag that allows them "
+                    f"(e.g. sequence_active_in_other_campaigns=True), or on_skipped='warn'."
+                )
+            self.log.warning(message)
+        return result.enrolled
+
+
+class ApolloRemoveFromSequenceOperator(ApolloBaseOperator):
+    """
+    Take contacts out of a sequence: mark them finished (default), remove them, or stop them.
+
+    :param sequence: the sequence's id or name (case-insensitive). Templated.
+    :param contact_ids: the contacts' ids: a list, an ``XComArg`` or a template rendering to a list.
+    :param mode: ``"finish"`` (Apollo's ``mark_as_finished``), ``"remove"`` (the membership is
+        deleted) or ``"stop"`` (paused in place).
+    :param apollo_conn_id: the Airflow connection id.
+    """
+
+    template_fields: Sequence[str] = ("sequence", "contact_ids")
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self, *, sequence: str, contact_ids: list[str] | str, mode: str = "finish", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.sequence = sequence
+        self.contact_ids = contact_ids
+        self.mode = check_remove_mode(mode)
+        if not is_resolved_later(sequence):
+            non_empty_string(sequence, "sequence", "a sequence id or name")
+        if not is_resolved_later(contact_ids):
+            contact_ids_value(contact_ids)
+
+    def execute(self, context: Context) -> list[str]:
+        contact_ids = contact_ids_value(self.contact_ids)
+        sequence = non_empty_string(self.sequence, "sequence", "a sequence id or name")
+        target = self.hook.find_sequence(sequence)
+        answered = self.hook.remove_from_sequence(target.id, contact_ids, mode=self.mode)
+        self.log.info(
+            "%s %d contacts in sequence %r (mode %s)",
+            {"finish": "Finished", "remove": "Removed", "stop": "Stopped"}[self.mode],
+            len(answered),
+            target.name,
+            self.mode,
+        )
+        return answered
+
+
+__all__ = ["ApolloAddToSequenceOperator", "ApolloRemoveFromSequenceOperator", "SKIPPED_CONTACTS_KEY"]
