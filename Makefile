@@ -53,7 +53,7 @@ e2e: airflow-db browser
 	$(BIN)/pytest -p no:cacheprovider -ra -m e2e
 
 demo: airflow-db
-	$(BIN)/python -m airflow_provider_apollo.demo
+	$(BIN)/python demo/run_demo.py
 
 bench: airflow-db
 	$(BIN)/python bench/run.py

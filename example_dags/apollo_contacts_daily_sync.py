@@ -1,9 +1,11 @@
-"""Example DAG: every day, export the Apollo contacts changed since the last run to S3, partitioned by date.
+"""Example DAG: every day, export the Apollo contacts changed that day to S3, partitioned by date.
 
-Each run writes ``s3://<bucket>/apollo/contacts/dt=<day>/contacts.jsonl`` with the contacts updated
-since the start of its data interval (the day ``ds``, midnight to midnight UTC): the layout a warehouse loader (Snowflake, Redshift,
-BigQuery external tables, Athena) picks up as one partition per day. A re-run of a day rewrites
-that day's file, so the export is idempotent.
+Each run writes ``s3://<bucket>/apollo/contacts/dt=<day>/contacts.jsonl`` with exactly the contacts
+whose last update falls in its data interval ``[data_interval_start, data_interval_end)`` (the day,
+midnight to midnight UTC): the layout a warehouse loader (Snowflake, Redshift, BigQuery external
+tables, Athena) picks up as one partition per day. A re-run of a day rewrites that day's file and
+takes in no later change, however long after the day it runs. (Apollo keeps only a contact's latest
+state: a contact updated again later belongs to the partition of the day of its last update.)
 """
 
 from __future__ import annotations
@@ -35,14 +37,19 @@ with DAG(
 ) as dag:
     export_changed_contacts = ApolloSearchToS3Operator(
         task_id="export_changed_contacts",
-        # The watermark: contacts updated since this interval began.
+        # The interval's changes: updated at or after its start and before its end.
         updated_since="{{ data_interval_start }}",
+        updated_before="{{ data_interval_end }}",
         s3_bucket="{{ var.value.get('apollo_s3_bucket', 'apollo-exports') }}",
         # The partition names the day whose changes it holds: the interval's start. (For scheduled
         # runs that is also {{ ds }}; a manual run's logical date falls at the interval's end.)
         s3_key="apollo/contacts/dt={{ data_interval_start | ds }}/contacts.jsonl",
         file_format="jsonl",
         replace=True,
+        # A busy day can hold more ids than XCom should: s3_uri and record_count are pushed, and
+        # the day's ids go to an object beside the partition for tasks that need them (XCom ids_uri).
+        push_contact_ids=False,
+        ids_key="apollo/contact_ids/dt={{ data_interval_start | ds }}/contact_ids.txt",
         apollo_conn_id=APOLLO_CONN_ID,
         aws_conn_id=AWS_CONN_ID,
     )

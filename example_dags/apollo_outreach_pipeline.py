@@ -10,9 +10,8 @@ templates at run time.
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, Param, task
+from airflow.providers.common.compat.sdk import DAG, Param
 
-from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.operators.contacts import (
     ApolloCreateContactOperator,
     ApolloUpdateOwnersOperator,
@@ -101,16 +100,6 @@ DEFAULT_CONTACTS = [
 ]
 
 
-@task
-def responder_search(stages: list[str]) -> dict[str, object]:
-    """Search filters selecting contacts in ``stages``: Apollo's search takes stage ids, not names."""
-    hook = ApolloHook(apollo_conn_id=APOLLO_CONN_ID)
-    return {
-        "contact_stage_ids": [hook.resolve_contact_stage_id(stage) for stage in stages],
-        "sort_by_field": "contact_updated_at",
-    }
-
-
 with DAG(
     dag_id="apollo_outreach_pipeline",
     description="Create contacts, start outreach, wait for replies, export the responders to S3.",
@@ -161,10 +150,10 @@ with DAG(
     # [END howto_outreach_pipeline]
 
     # [START howto_export_responders]
-    filters = responder_search(RESPONDED_STAGES)
     export_responders = ApolloSearchToS3Operator(
         task_id="export_responders",
-        search=filters,
+        # Stage names, resolved to Apollo's stage ids once per run (an unknown name fails the task).
+        search={"contact_stages": RESPONDED_STAGES},
         # Only contacts that changed since this run started: this campaign's responders.
         updated_since="{{ dag_run.start_date }}",
         s3_bucket="{{ var.value.get('apollo_s3_bucket', 'apollo-exports') }}",
@@ -173,5 +162,5 @@ with DAG(
         apollo_conn_id=APOLLO_CONN_ID,
         aws_conn_id=AWS_CONN_ID,
     )
-    wait_for_replies >> filters
+    wait_for_replies >> export_responders
     # [END howto_export_responders]

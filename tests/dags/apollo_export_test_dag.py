@@ -22,8 +22,9 @@ with DAG(
         # One object per day: a re-run of a day replaces that day's object and no other.
         s3_key="apollo/contacts/dt={{ data_interval_start | ds }}/contacts.jsonl.gz",
         compression="gzip",
-        # Only contacts updated since the start of the run's data interval.
+        # Exactly the contacts updated during the run's data interval: [start, end).
         updated_since="{{ data_interval_start }}",
+        updated_before="{{ data_interval_end }}",
         push_contact_ids=False,
     )
     # [END howto_transfer_apollo_to_s3_incremental]

@@ -83,7 +83,7 @@ def test_daily_sync_exports_the_day_changes_to_its_partition(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     emulator = apollo_connection
-    emulator.seed_contacts(300)  # spread over the past year: a few changed in any given week
+    emulator.seed_contacts(3000)  # spread over the past year: about eight changed on any given day
     monkeypatch.setenv("AIRFLOW_VAR_APOLLO_S3_BUCKET", s3_bucket)
     now = datetime.now(timezone.utc)
     week_ago = datetime.fromtimestamp(now.timestamp() - 7 * 86400, timezone.utc).replace(
@@ -94,13 +94,14 @@ def test_daily_sync_exports_the_day_changes_to_its_partition(
 
     assert dag_run.state == "success"
     since = dag_run.data_interval_start  # a manual run covers the day before its logical date
+    until = dag_run.data_interval_end
     assert since <= week_ago
     changed = {
         contact_id
         for contact_id, contact in emulator.contacts.items()
-        if datetime.fromisoformat(contact["updated_at"].replace("Z", "+00:00")) >= since
+        if since <= datetime.fromisoformat(contact["updated_at"].replace("Z", "+00:00")) < until
     }
-    assert 0 < len(changed) < 300
+    assert 0 < len(changed) < 3000
     exported = read_jsonl(aws_connection, s3_bucket, f"apollo/contacts/dt={since:%Y-%m-%d}/contacts.jsonl")
     assert [contact["id"] for contact in exported] == sorted(
         changed, key=lambda i: emulator.contacts[i]["updated_at"], reverse=True

@@ -16,14 +16,16 @@ from typing import Any
 import pendulum
 import pytest
 import requests
+from airflow.providers.common.compat.sdk import AirflowFailException
 
 from airflow_provider_apollo.core import SEARCH_RESULT_CAP
-from airflow_provider_apollo.exceptions import ApolloApiError, ApolloSearchCapError
+from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError, ApolloSearchCapError
 from airflow_provider_apollo.testing import ApolloEmulator
 from airflow_provider_apollo.transfers import _writers
 from airflow_provider_apollo.transfers._writers import CONTACT_COLUMNS, flat_value
 from airflow_provider_apollo.transfers.apollo_to_s3 import (
     CONTACT_COLUMN_NAMES,
+    DEFAULT_MAX_RETURNED_IDS,
     ApolloSearchToS3Operator,
     parse_updated_since,
 )
@@ -619,3 +621,229 @@ def test_lineage_names_apollo_contacts_and_the_s3_object(apollo_connection: Apol
     assert [(d.namespace, d.name) for d in lineage.outputs] == [
         ("s3://bucket", "dt=2024-05-01/contacts.jsonl")
     ]
+
+
+# --------------------------------------------------------------------------- the interval [updated_since, updated_before)
+
+
+def _interval(contacts: dict[str, dict[str, Any]]) -> tuple[datetime.datetime, datetime.datetime]:
+    """An interval whose bounds are two contacts' update times: 40% of contacts before, 20% inside."""
+    times = sorted(updated_at(contact) for contact in contacts.values())
+    return times[len(times) * 2 // 5], times[len(times) * 3 // 5]
+
+
+def test_updated_before_keeps_exactly_the_contacts_updated_in_the_interval(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    from airflow_provider_apollo.hooks.apollo import ApolloHook
+
+    apollo_connection.seed_contacts(1000)
+    start, end = _interval(apollo_connection.contacts)
+    # Contacts changed today: updated after the interval, whatever they were before.
+    hook = ApolloHook()
+    changed_today = set(list(apollo_connection.contacts)[:5])
+    for contact_id in changed_today:
+        hook.update_contact(contact_id, {"title": "Changed today"})
+    contacts = apollo_connection.contacts
+    ids = operator(s3_bucket, updated_since=start.isoformat(), updated_before=end.isoformat()).execute(
+        context
+    )
+    inside = {i for i, contact in contacts.items() if start <= updated_at(contact) < end}
+    before = {i for i, contact in contacts.items() if updated_at(contact) < start}
+    after = {i for i, contact in contacts.items() if updated_at(contact) >= end}
+    assert len(inside) == 200 and len(before) >= 390 and len(after) >= 400
+    assert changed_today <= after
+    records = jsonl_records(read_object(s3, s3_bucket, KEY))
+    assert {record["id"] for record in records} == inside and len(records) == 200
+    assert ids == [record["id"] for record in records]
+    # The bounds: the contact updated exactly at start is in, the one updated exactly at end is out.
+    times = {updated_at(record) for record in records}
+    assert start in times and end not in times
+    assert context["ti"].xcoms["record_count"] == 200
+
+
+def test_rerunning_an_old_interval_writes_the_same_file(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    from airflow_provider_apollo.hooks.apollo import ApolloHook
+
+    apollo_connection.seed_contacts(600)
+    start, end = _interval(apollo_connection.contacts)
+    arguments = {"updated_since": start.isoformat(), "updated_before": end.isoformat(), "file_format": "csv"}
+    operator(s3_bucket, "dt=old/contacts.csv", **arguments).execute(context)
+    first = read_object(s3, s3_bucket, "dt=old/contacts.csv")
+    # Later changes: contacts updated before the interval change again today, new contacts arrive.
+    hook = ApolloHook()
+    older = [i for i, contact in apollo_connection.contacts.items() if updated_at(contact) < start]
+    for contact_id in older[:10]:
+        hook.update_contact(contact_id, {"title": "Changed later"})
+    hook.bulk_create_contacts([{"first_name": "New", "last_name": f"Lead{n}"} for n in range(10)])
+    operator(s3_bucket, "dt=old/contacts.csv", **arguments).execute(context)
+    assert read_object(s3, s3_bucket, "dt=old/contacts.csv") == first
+    assert first.count(b"\n") == 1 + 120
+
+
+def test_updated_before_alone_skips_later_contacts(
+    apollo_connection: ApolloEmulator, s3_bucket: str, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(300)
+    contacts = apollo_connection.contacts
+    _, end = _interval(contacts)
+    ids = operator(s3_bucket, updated_before=end).execute(context)
+    assert ids is not None
+    assert set(ids) == {i for i, contact in contacts.items() if updated_at(contact) < end}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"updated_before": "whenever"}, "updated_before must be an ISO 8601"),
+        (
+            {"updated_since": "2024-05-02", "updated_before": "2024-05-01"},
+            "updated_before must be later than updated_since",
+        ),
+        (
+            {"updated_before": "2024-05-01", "search": {"sort_by_field": "contact_created_at"}},
+            "sort_by_field",
+        ),
+        ({"ids_key": "s3://b/ids.txt"}, "ids_key must be a key inside s3_bucket"),
+        ({"ids_key": KEY}, "ids_key must differ from s3_key"),
+    ],
+)
+def test_bad_bounds_and_ids_key_fail_before_any_request(
+    apollo_connection: ApolloEmulator,
+    s3_bucket: str,
+    context: dict[str, Any],
+    kwargs: dict[str, Any],
+    message: str,
+) -> None:
+    with pytest.raises(ApolloArgumentError, match=message):
+        operator(s3_bucket, **kwargs).execute(context)
+    assert apollo_connection.request_count() == 0
+
+
+# --------------------------------------------------------------------------- stage names
+
+
+def test_search_by_stage_names_exports_those_stages(
+    apollo_connection: ApolloEmulator, s3_bucket: str, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(400)
+    wanted = {apollo_connection.stage_id("Replied"), apollo_connection.stage_id("Interested")}
+    ids = operator(s3_bucket, search={"contact_stages": ["Replied", "interested"]}).execute(context)
+    expected = [i for i, c in apollo_connection.contacts.items() if c["contact_stage_id"] in wanted]
+    assert expected and ids == expected
+    # Names resolved once per run, before the search; Apollo received ids, never names.
+    assert apollo_connection.request_count("/contact_stages") == 1
+    searches = [r for r in apollo_connection.requests if r.path.endswith("/contacts/search")]
+    assert all(
+        set(r.body["contact_stage_ids"]) == wanted and "contact_stages" not in r.body for r in searches
+    )
+
+
+def test_an_unknown_stage_name_fails_before_any_search_listing_the_stages(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(20)
+    with pytest.raises(ApolloArgumentError, match="Repiled") as raised:
+        operator(s3_bucket, search={"contact_stages": ["Replied", "Repiled"]}).execute(context)
+    assert "Replied" in str(raised.value) and "Interested" in str(raised.value)
+    assert apollo_connection.request_count("/contacts/search") == 0
+    assert keys_in(s3, s3_bucket) == []
+
+
+# --------------------------------------------------------------------------- a bounded XCom
+
+
+def test_the_default_return_value_is_bounded(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any], export_tmp: Path
+) -> None:
+    apollo_connection.seed_contacts(DEFAULT_MAX_RETURNED_IDS + 1)
+    with pytest.raises(ApolloArgumentError, match="max_returned_ids=10,000") as raised:
+        operator(s3_bucket).execute(context)
+    message = str(raised.value)
+    assert "push_contact_ids=False" in message and "ids_key" in message
+    # Not retried by Airflow: a retry cannot make the ids fit.
+    assert isinstance(raised.value, AirflowFailException)
+    assert keys_in(s3, s3_bucket) == []
+    assert list(export_tmp.iterdir()) == []
+    assert context["ti"].xcoms == {}
+
+
+def test_max_returned_ids_stops_reading_once_exceeded(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(1000)
+    with pytest.raises(ApolloArgumentError, match="max_returned_ids=150"):
+        operator(s3_bucket, max_returned_ids=150).execute(context)
+    assert apollo_connection.request_count("/contacts/search") == 2
+    assert keys_in(s3, s3_bucket) == []
+    # Within the bound, or without ids, the export succeeds.
+    assert len(operator(s3_bucket, max_returned_ids=1000).execute(context) or []) == 1000
+    assert operator(s3_bucket, max_returned_ids=150, push_contact_ids=False).execute(context) is None
+    assert context["ti"].xcoms["record_count"] == 1000
+
+
+def test_ids_key_writes_every_exported_id_beside_the_export(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(250)
+    ids_key = KEY + ".ids.txt"
+    result = operator(s3_bucket, push_contact_ids=False, ids_key=ids_key).execute(context)
+    assert result is None
+    exported = [record["id"] for record in jsonl_records(read_object(s3, s3_bucket, KEY))]
+    assert read_object(s3, s3_bucket, ids_key).decode().splitlines() == exported
+    assert len(exported) == 250
+    assert context["ti"].xcoms == {
+        "s3_uri": f"s3://{s3_bucket}/{KEY}",
+        "record_count": 250,
+        "ids_uri": f"s3://{s3_bucket}/{ids_key}",
+    }
+
+
+def test_an_empty_export_writes_an_empty_ids_object(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    operator(s3_bucket, ids_key="ids.txt").execute(context)
+    assert read_object(s3, s3_bucket, "ids.txt") == b""
+
+
+# --------------------------------------------------------------------------- errors and package edges
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"file_format": "xlsx"}, {"compression": "zstd"}, {"max_records": -1}, {"max_returned_ids": -1}],
+)
+def test_bad_arguments_raise_the_argument_error_type(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ApolloArgumentError) as raised:
+        ApolloSearchToS3Operator(task_id="export", s3_bucket="b", s3_key="k", **kwargs)
+    assert isinstance(raised.value, ValueError) and isinstance(raised.value, AirflowFailException)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"search": ["q_keywords"]}, {"s3_key": ""}, {"s3_key": "s3://b/k"}, {"updated_since": "soon"}],
+)
+def test_bad_rendered_arguments_fail_without_retries(
+    apollo_connection: ApolloEmulator, s3_bucket: str, context: dict[str, Any], kwargs: dict[str, Any]
+) -> None:
+    arguments = {"s3_key": KEY, **kwargs}
+    with pytest.raises(ApolloArgumentError) as raised:
+        ApolloSearchToS3Operator(task_id="export", s3_bucket=s3_bucket, **arguments).execute(context)
+    assert isinstance(raised.value, AirflowFailException)
+
+
+def test_the_operator_keeps_no_benchmark_attributes(
+    apollo_connection: ApolloEmulator, s3_bucket: str, context: dict[str, Any]
+) -> None:
+    from structlog.testing import capture_logs
+
+    apollo_connection.seed_contacts(20)
+    op = operator(s3_bucket)
+    with capture_logs() as events:
+        op.execute(context)
+    assert not {"read_seconds", "upload_seconds", "_seen", "_written"} & set(vars(op))
+    # The phase timings are in the final log event instead.
+    done = next(event for event in events if str(event["event"]).startswith("Exported 20 contacts"))
+    assert done["read_seconds"] >= 0 and done["upload_seconds"] >= 0

@@ -17,13 +17,13 @@ def test_daily_incremental_export_dag(apollo_connection: ApolloEmulator, s3_buck
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState, TaskInstanceState
 
-    apollo_connection.seed_contacts(800)
+    apollo_connection.seed_contacts(3000)  # about eight updated a day
     contacts = apollo_connection.contacts
     newest = max(
         datetime.datetime.fromisoformat(contact["updated_at"].replace("Z", "+00:00"))
         for contact in contacts.values()
     )
-    # A run whose data interval starts 20 days before the newest update: a slice of the year's contacts.
+    # A run whose data interval starts 20 days before the newest update: one day of the year's contacts.
     logical_date = (newest - datetime.timedelta(days=20)).replace(hour=0, minute=0, second=0, microsecond=0)
     dag = DagBag(dag_folder=DAG_FILE).get_dag("apollo_export_test_dag")
     assert dag is not None
@@ -37,10 +37,14 @@ def test_daily_incremental_export_dag(apollo_connection: ApolloEmulator, s3_buck
     key = f"apollo/contacts/dt={start.date().isoformat()}/contacts.jsonl.gz"
     body = s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
     exported = {json.loads(line)["id"] for line in gzip.decompress(body).decode().splitlines()}
-    expected = {
-        contact_id
-        for contact_id, contact in contacts.items()
-        if datetime.datetime.fromisoformat(contact["updated_at"].replace("Z", "+00:00")) >= start
-    }
-    assert 0 < len(expected) < len(contacts)
+    end = dag_run.data_interval_end
+
+    def updated_at(contact: dict[str, Any]) -> datetime.datetime:
+        return datetime.datetime.fromisoformat(contact["updated_at"].replace("Z", "+00:00"))
+
+    expected = {contact_id for contact_id, contact in contacts.items() if start <= updated_at(contact) < end}
+    # Contacts updated before, during and after the interval all exist: the partition holds only the day's.
+    assert any(updated_at(contact) < start for contact in contacts.values())
+    assert any(updated_at(contact) >= end for contact in contacts.values())
+    assert expected
     assert exported == expected

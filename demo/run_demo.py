@@ -5,6 +5,9 @@ reply a few seconds later) and moto's S3 server, points ``apollo_default`` and `
 them through ``AIRFLOW_CONN_*`` variables, runs ``example_dags/apollo_outreach_pipeline.py`` with
 ``dag.test()`` on the local SQLite metadata DB (the deferred sensor's trigger runs inline), and
 prints what happened. Nothing leaves the machine. Exit code 0 only when the DAG run succeeded.
+
+It lives in the repository, not in the installed package: it runs the repository's example DAGs.
+Run it with ``make demo`` (or ``.venv/bin/python demo/run_demo.py``) from a checkout.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def prepare_environment() -> None:
     if not EXAMPLE_DAGS.is_dir():
         raise SystemExit(
             f"{EXAMPLE_DAGS} not found: `make demo` runs from a checkout of the repository, "
-            "where example_dags/ sits next to the package."
+            "where example_dags/ sits next to demo/."
         )
     os.environ.setdefault("AIRFLOW_HOME", str(REPO / "airflow-home"))
     # dag.test() runs only a DAG the bundle of the configured DAGs folder can find.
