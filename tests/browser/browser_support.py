@@ -142,14 +142,15 @@ class Ui:
     def dialog_text(self) -> str:
         return retry(lambda: self.dialog().text, what="the dialog's text")
 
-    def toasts(self, timeout: float = 20.0) -> list[str]:
-        """The texts of the toasts on screen (title and description), waiting until one shows."""
+    def toasts(self, containing: str, timeout: float = 20.0) -> list[str]:
+        """The toasts on screen (title and description) once one of them contains ``containing``."""
 
         def read() -> list[str]:
             roots = self.browser.find_elements(By.CSS_SELECTOR, "[data-scope=toast][data-part=root]")
-            return [text for text in (root.text.strip() for root in roots) if text]
+            texts = [text for text in (root.text.strip() for root in roots) if text]
+            return texts if any(containing in text for text in texts) else []
 
-        return retry(read, timeout, "a toast")
+        return retry(read, timeout, f"a toast saying {containing!r}")
 
     def dismiss_toasts(self) -> None:
         for button in self.browser.find_elements(

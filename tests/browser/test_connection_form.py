@@ -139,7 +139,7 @@ def test_saved_connection_tests_and_reads_back(
     # Airflow 3.3's row Test button sends port 0 for a connection without one and refuses it
     # (docs/connection.md says so and what to do instead).
     ui.click(By.XPATH, f"{row}//button[@aria-label='Test Connection']")
-    toasts = ui.toasts()
+    toasts = ui.toasts("Test Connection")
     ui.shot("test-button-without-port")
     assert any("Test Connection Failed" in t and "Bad Request" in t for t in toasts), (
         f"{toasts}: if Airflow now tests a connection saved without a port, update the "
@@ -162,7 +162,7 @@ def test_saved_connection_tests_and_reads_back(
     )
     ui.open("/connections")
     ui.click(By.XPATH, f"{row}//button[@aria-label='Test Connection']")
-    toasts = ui.toasts()
+    toasts = ui.toasts("Test Connection")
     ui.shot("test-button-success")
     assert any(
         "Test Connection Successful" in t and f"Connected to Apollo at {emulator.url}" in t for t in toasts
@@ -178,7 +178,7 @@ def test_saved_connection_tests_and_reads_back(
     retry(lambda: not ui.browser.find_elements(By.CSS_SELECTOR, "[role=dialog]"), what="the dialog to close")
     ui.dismiss_toasts()
     ui.click(By.XPATH, f"{row}//button[@aria-label='Test Connection']")
-    toasts = ui.toasts()
+    toasts = ui.toasts("Test Connection")
     ui.shot("test-button-bad-key")
     assert any("Test Connection Failed" in t and "401" in t for t in toasts), toasts
     assert wrong_key not in ui.page_text()
