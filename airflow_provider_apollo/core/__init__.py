@@ -13,6 +13,7 @@ whether to retry, how long to wait and how to read a page lives in this package,
 - ``contacts``: bulk-create results matched to inputs
 - ``stages``: stage names and ids, stage names in search filters
 - ``stage_check``: the stage check shared by the sensor and the trigger
+- ``export``: the export plan (stage slices, time bounds, de-duplication) and its resumable cursor
 - ``stats``: request statistics
 - ``lifecycle``: one request from pacing to its answer or error, for both transports
 - ``health``: the connection test
@@ -59,6 +60,11 @@ from airflow_provider_apollo.core.endpoints import (
     get_contact_request,
     ids_params,
     list_stages_request,
+)
+from airflow_provider_apollo.core.export import (
+    ExportCursor,
+    ExportPlan,
+    parse_time_bound,
 )
 from airflow_provider_apollo.core.health import (
     EXAMPLE_BASE_URL,
@@ -148,6 +154,9 @@ from airflow_provider_apollo.core.validation import (
 )
 
 __all__ = [
+    "ExportCursor",
+    "ExportPlan",
+    "parse_time_bound",
     "check_overrides",
     "stages_of",
     "get_contact_request",
