@@ -339,17 +339,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(record, status, page.encode(), content_type=HTML_CONTENT_TYPE)
             return
         if status == 429:
-            retry_after = (
-                fault.retry_after if fault.retry_after is not None else DEFAULT_FAULT_RETRY_AFTER
-            )
+            retry_after = fault.retry_after if fault.retry_after is not None else DEFAULT_FAULT_RETRY_AFTER
             limit = rate_headers.get("x-rate-limit-minute") or "200"
             message = (
                 f"The maximum number of api calls allowed for {route.template} is {limit} times per minute. "
                 "Please upgrade your plan from https://app.apollo.io/#/settings/plans/upgrade."
             )
-            retry_text = (
-                str(int(retry_after)) if float(retry_after).is_integer() else f"{retry_after:.3f}"
-            )
+            retry_text = str(int(retry_after)) if float(retry_after).is_integer() else f"{retry_after:.3f}"
             self._send(
                 record,
                 429,
@@ -359,7 +355,6 @@ class _Handler(BaseHTTPRequestHandler):
             return
         payload = STATUS_FAULT_BODIES.get(status, {"error": "An error occurred. Please try again."})
         self._send(record, status, encode_json(payload), headers=rate_headers)
-        return
 
     # ----------------------------------------------------------------- response
 

@@ -121,3 +121,46 @@ def test_latency_is_added_to_every_response() -> None:
         started = time.monotonic()
         requests.get(f"{emulator.url}/auth/health", headers={"x-api-key": "test-key"})
     assert time.monotonic() - started >= 0.2
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_status_after_apply_creates_but_answers_an_error(
+    api: requests.Session, apollo_emulator: ApolloEmulator, status: int
+) -> None:
+    apollo_emulator.add_fault("status_after_apply", status=status, path="/contacts", method="POST")
+    response = api.post(f"{apollo_emulator.url}/contacts", json=JON)
+    assert response.status_code == status
+    # Applied all the same: the contact exists though the client saw a failure.
+    assert [contact["email"] for contact in apollo_emulator.contacts.values()] == ["jon@westeros.com"]
+    assert apollo_emulator.status_counts() == {status: 1}
+    assert api.post(f"{apollo_emulator.url}/contacts", json=JON).status_code == 200
+    assert apollo_emulator.contact_count == 2
+
+
+def test_status_after_apply_defaults_to_500(api: requests.Session, apollo_emulator: ApolloEmulator) -> None:
+    fault = apollo_emulator.add_fault("status_after_apply")
+    assert fault.status == 500
+    assert api.get(f"{apollo_emulator.url}/auth/health").status_code == 500
+
+
+def test_start_picks_the_first_request_hit(api: requests.Session, apollo_emulator: ApolloEmulator) -> None:
+    apollo_emulator.add_fault("status", status=500, every=2, start=1, count=None)
+    statuses = [api.get(f"{apollo_emulator.url}/auth/health").status_code for _ in range(5)]
+    assert statuses == [500, 200, 500, 200, 500]
+    apollo_emulator.clear_faults()
+    apollo_emulator.add_fault("status", status=500, start=3, count=2)
+    statuses = [api.get(f"{apollo_emulator.url}/auth/health").status_code for _ in range(5)]
+    assert statuses == [200, 200, 500, 500, 200]
+    with pytest.raises(ValueError, match="start"):
+        apollo_emulator.add_fault("status", start=0)
+
+
+def test_connections_opened_counts_tcp_connections(apollo_emulator: ApolloEmulator) -> None:
+    headers = {"x-api-key": apollo_emulator.api_key}
+    with requests.Session() as session:
+        for _ in range(5):
+            assert session.get(f"{apollo_emulator.url}/auth/health", headers=headers).status_code == 200
+    assert apollo_emulator.connections_opened == 1
+    for _ in range(3):
+        requests.get(f"{apollo_emulator.url}/auth/health", headers=headers)
+    assert apollo_emulator.connections_opened == 4

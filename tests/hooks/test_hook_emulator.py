@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from key_guard import KeyLeakGuard
 
 from airflow_provider_apollo.core import SEARCH_RESULT_CAP
 from airflow_provider_apollo.exceptions import (
@@ -17,7 +21,26 @@ from airflow_provider_apollo.exceptions import (
     ApolloValidationError,
 )
 from airflow_provider_apollo.hooks.apollo import ApolloHook
+from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 from airflow_provider_apollo.testing import ApolloEmulator
+
+# A key nobody types by accident: the leak guard looks for it in every log record and request.
+HOOK_KEY = "hook-test-KEY-91c4e0b7"
+
+
+@pytest.fixture
+def apollo_emulator() -> Iterator[ApolloEmulator]:
+    """The plugin's emulator (``apollo_connection`` points at it), with the marker key."""
+    with ApolloEmulator(api_key=HOOK_KEY) as emulator:
+        yield emulator
+
+
+@pytest.fixture(autouse=True)
+def no_key_leak(capfd: pytest.CaptureFixture[str]) -> Iterator[KeyLeakGuard]:
+    """The key in no log record (any level, any logger), nothing printed, no URL or body."""
+    with KeyLeakGuard({HOOK_KEY, "wrong-key-1234", "oauth-token"}) as guard:
+        yield guard
+    guard.check(*capfd.readouterr())
 
 
 def use(emulator: ApolloEmulator, monkeypatch: pytest.MonkeyPatch, **extra: object) -> ApolloHook:
@@ -68,7 +91,7 @@ def test_search_reads_every_page_lazily(apollo_connection: ApolloEmulator) -> No
 
 
 def test_search_tolerates_pagination_sent_as_strings(monkeypatch: pytest.MonkeyPatch) -> None:
-    with ApolloEmulator(pagination_as_strings=True) as emulator:
+    with ApolloEmulator(api_key=HOOK_KEY, pagination_as_strings=True) as emulator:
         emulator.seed_contacts(150)
         assert len(list(use(emulator, monkeypatch).search_contacts())) == 150
 
@@ -166,7 +189,7 @@ def test_connection_test_against_the_emulator(apollo_connection: ApolloEmulator)
 
 
 def test_hourly_quota_exhaustion_raises_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    with ApolloEmulator(rate_limits={"hour": 3}) as emulator:
+    with ApolloEmulator(api_key=HOOK_KEY, rate_limits={"hour": 3}) as emulator:
         (contact_id,) = emulator.seed_contacts(1)
         hook = use(emulator, monkeypatch)
         for _ in range(3):
@@ -178,10 +201,15 @@ def test_hourly_quota_exhaustion_raises_at_once(monkeypatch: pytest.MonkeyPatch)
         assert caught.value.retry_after is not None and caught.value.retry_after > 60
 
 
-def test_minute_window_is_paced_with_at_most_one_429_per_window(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_minute_window_is_paced_with_one_429_to_learn_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """
+    The hook reads Apollo's usage headers and paces: after one 429 teaches it when the window
+    resets, later windows meet no 429 at all. A client that only waits out each 429 (no pacing)
+    meets one per window, here 4.
+    """
     limit, calls, time_scale = 20, 100, 0.02  # a 1.2 s "minute"
     window = 60 * time_scale
-    with ApolloEmulator(rate_limits={"minute": limit}, time_scale=time_scale) as emulator:
+    with ApolloEmulator(api_key=HOOK_KEY, rate_limits={"minute": limit}, time_scale=time_scale) as emulator:
         (contact_id,) = emulator.seed_contacts(1)
         hook = use(emulator, monkeypatch)
         started = time.monotonic()
@@ -189,22 +217,106 @@ def test_minute_window_is_paced_with_at_most_one_429_per_window(monkeypatch: pyt
             hook.get_contact(contact_id)
         elapsed = time.monotonic() - started
         windows = math.ceil(calls / limit)
-        rejected = emulator.status_counts().get(429, 0)
-    assert rejected <= windows, f"{rejected} 429s over {windows} windows"
+        counts = emulator.status_counts()
+    assert counts.get(200) == calls
+    assert counts.get(429, 0) <= 1, f"{counts.get(429)} 429s over {windows} windows: the hook did not pace"
     theoretical = (windows - 1) * window
-    # Loose on purpose (timings belong to bench/): fails only if the hook sleeps whole extra windows.
+    # Loose on purpose: fails only if the hook sleeps whole extra windows.
     assert elapsed < theoretical * 1.5 + 1.0, f"{elapsed:.2f}s vs theoretical {theoretical:.2f}s"
+
+
+@pytest.mark.parametrize("transport", ["requests", "aiohttp"])
+def test_a_retry_after_longer_than_any_backoff_is_waited_out(
+    monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """
+    A 429 whose retry-after (about 2.4 s) outlasts every backoff of the retry budget (two
+    retries: at most 0.5 s + 1 s) succeeds only if the hook waits for retry-after.
+    """
+    with ApolloEmulator(api_key=HOOK_KEY, rate_limits={"minute": 3}, time_scale=0.04) as emulator:
+        (contact_id,) = emulator.seed_contacts(1)
+        hook = use(emulator, monkeypatch, max_retries=2, max_retry_wait=10)
+
+        async def async_calls(n: int) -> list[dict[str, object]]:
+            async with ApolloAsyncHook() as async_hook:
+                return [await async_hook.get_contact(contact_id) for _ in range(n)]
+
+        def calls(n: int) -> list[dict[str, object]]:
+            if transport == "aiohttp":
+                return asyncio.run(async_calls(n))
+            return [hook.get_contact(contact_id) for _ in range(n)]
+
+        calls(3)  # the window's quota is used up
+        started = time.monotonic()
+        assert [contact["id"] for contact in calls(1)] == [contact_id]
+        waited = time.monotonic() - started
+        assert emulator.status_counts() == {200: 4, 429: 1}
+    assert waited >= 1.5, f"answered after {waited:.2f}s, before the window reset"
+
+
+def test_sequential_calls_reuse_one_connection(apollo_connection: ApolloEmulator) -> None:
+    (contact_id,) = apollo_connection.seed_contacts(1)
+    hook = ApolloHook()
+    for _ in range(50):
+        hook.get_contact(contact_id)
+    hook.create_contact({"first_name": "Ada", "email": "ada@example.com"}, run_dedupe=True)
+    assert len(list(hook.search_contacts())) == 2
+    assert apollo_connection.request_count() == 52
+    assert apollo_connection.connections_opened == 1
+
+
+def test_concurrent_search_opens_at_most_one_connection_per_page_in_flight(
+    apollo_connection: ApolloEmulator,
+) -> None:
+    apollo_connection.seed_contacts(1000)
+    assert len(list(ApolloHook().search_contacts(concurrency=4))) == 1000
+    assert apollo_connection.request_count("/contacts/search") == 10
+    assert 1 <= apollo_connection.connections_opened <= 4
+
+
+def test_the_async_hook_reuses_one_connection(apollo_connection: ApolloEmulator) -> None:
+    (contact_id,) = apollo_connection.seed_contacts(1)
+
+    async def run() -> None:
+        async with ApolloAsyncHook() as hook:
+            for _ in range(20):
+                await hook.get_contact(contact_id)
+
+    asyncio.run(run())
+    assert apollo_connection.request_count() == 20
+    assert apollo_connection.connections_opened == 1
+
+
+def _after_search_request(emulator: ApolloEmulator, n: int, action: Callable[[], None]) -> None:
+    """Run ``action`` inside the emulator right after it applied its ``n``-th search request."""
+    original = emulator.api_search
+    seen = 0
+
+    def wrapped(request: Any) -> Any:
+        nonlocal seen
+        result = original(request)
+        seen += 1
+        if seen == n:
+            action()
+        return result
+
+    emulator.api_search = wrapped  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 def test_search_misses_no_contact_when_contacts_are_deleted_while_paging(
     apollo_connection: ApolloEmulator, concurrency: int
 ) -> None:
+    """
+    Contacts of page 1 deleted right after Apollo served page 1 (before any later page is read):
+    every later record shifts back one place per deletion, on every run; only a rewind finds them.
+    """
     ids = apollo_connection.seed_contacts(450)
-    contacts = ApolloHook().search_contacts(concurrency=concurrency)
-    read = [next(contacts)["id"] for _ in range(150)]
-    apollo_connection.delete_contacts(ids[10:13])  # already read: later records shift back
-    read += [c["id"] for c in contacts]
-    assert sorted(set(read)) == sorted(set(ids) - set(ids[10:13]) | set(read[:150]))
-    assert len(read) == len(set(read))
-    assert set(ids) - set(ids[10:13]) <= set(read)
+    deleted = ids[10:13]
+    _after_search_request(apollo_connection, 1, lambda: apollo_connection.delete_contacts(deleted))
+    read = [c["id"] for c in ApolloHook().search_contacts(concurrency=concurrency)]
+    assert len(read) == len(set(read)), "a contact was handed out twice"
+    # The deleted three were read on page 1; 100-102 shifted onto page 1 after it was read.
+    assert sorted(read) == sorted(ids), f"missing: {sorted(set(ids) - set(read))}"
+    # The shift was seen and page 1 read again: more requests than the 5 pages.
+    assert apollo_connection.request_count("/contacts/search") > 5

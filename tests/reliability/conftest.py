@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from key_guard import KeyLeakGuard
 from reliability_support import MARKER_KEY, RecordingTaskInstance, connection
 
 from airflow_provider_apollo.testing import ApolloEmulator
@@ -18,7 +18,6 @@ from airflow_provider_apollo.testing import ApolloEmulator
 REPORT_ENV = "RELIABILITY_DOC"
 RESULTS_START = "<!-- results:start -->"
 RESULTS_END = "<!-- results:end -->"
-QUIET_LOGGERS = ("botocore", "boto3", "s3transfer", "moto", "werkzeug")
 RESULTS_KEY = pytest.StashKey[list[dict[str, Any]]]()
 
 
@@ -47,18 +46,15 @@ def context() -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
-def no_key_in_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
-    """Every test: the key appears in no log record (DEBUG and up, any logger) and in nothing printed."""
-    caplog.set_level(logging.DEBUG)
-    # The S3 side never holds the Apollo key, and its DEBUG output (every signed request) is huge.
-    for name in QUIET_LOGGERS:
-        caplog.set_level(logging.INFO, logger=name)
-    yield
+def no_key_in_logs(capfd: pytest.CaptureFixture[str]) -> Iterator[KeyLeakGuard]:
+    """
+    Every test: the key appears in no log record (every level, every logger), in nothing printed,
+    and in no request any emulator received except in its ``x-api-key`` header.
+    """
+    with KeyLeakGuard({MARKER_KEY}) as guard:
+        yield guard
     out, err = capfd.readouterr()
-    assert MARKER_KEY not in caplog.text, "the API key leaked into a log record"
-    for record in caplog.records:
-        assert MARKER_KEY not in repr(record.args), "the API key leaked into a log record's arguments"
-    assert MARKER_KEY not in out + err, "the API key leaked into the task's output"
+    guard.check(out, err)
 
 
 # --------------------------------------------------------------------------- results table

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_apollo.testing import ApolloEmulator
+from airflow_provider_apollo.testing.emulator import Fault
 
 # A key nobody would type by accident: every log, exception, XCom and rendered field is searched for it.
 MARKER_KEY = "sk-live-UNIQUE-MARKER-3f9c1e7a5b"
@@ -124,8 +125,9 @@ class FaultCase:
     def slow(self) -> bool:
         return self.kind == "delay"
 
-    def inject(self, emulator: ApolloEmulator, **overrides: Any) -> None:
-        emulator.add_fault(self.kind, **{**self.options, **overrides})
+    def inject(self, emulator: ApolloEmulator, **overrides: Any) -> Fault:
+        """Add the fault to ``emulator``; the returned fault's ``hits`` tells whether it struck."""
+        return emulator.add_fault(self.kind, **{**self.options, **overrides})
 
     def param(self) -> Any:
         return pytest.param(self, id=self.name)
@@ -133,10 +135,11 @@ class FaultCase:
 
 # Faults the hook's retry budget covers: a run under them must end exactly as a run without them.
 TRANSIENT_FAULTS = (
+    # From the first request on, so a call of one request (a single create) meets it too.
     FaultCase(
-        "429-storm-every-2nd-request",
+        "429-storm-every-other-request",
         "status",
-        {"status": 429, "retry_after": RETRY_AFTER, "every": 2, "count": None},
+        {"status": 429, "retry_after": RETRY_AFTER, "every": 2, "start": 1, "count": None},
     ),
     FaultCase("5xx-burst", "status", {"status": 500, "count": 2}),
     FaultCase("503-gateway-html-burst", "status", {"status": 503, "count": 2}),
@@ -168,6 +171,25 @@ PERSISTENT_FAULTS = (
     FaultCase("truncated-body-always", "truncate", {"count": None}),
     FaultCase("non-json-body-always", "non_json", {"count": None}),
 )
+
+
+# Faults after which the request WAS applied though the client saw a failure: a create retried
+# without dedupe would duplicate the contact.
+APPLIED_THEN_FAILED = (
+    FaultCase("dropped-after-apply", "drop_after_apply", {"count": 2}),
+    FaultCase("5xx-after-apply", "status_after_apply", {"status": 500, "count": 2}),
+    FaultCase("503-after-apply", "status_after_apply", {"status": 503, "count": 2}),
+)
+
+
+def create_params() -> list[Any]:
+    """The transient faults, and the ones that apply a request and then fail it (for creates)."""
+    names = {case.name for case in TRANSIENT_FAULTS}
+    return transient_params() + [case.param() for case in APPLIED_THEN_FAILED if case.name not in names]
+
+
+def applied_then_failed_params() -> list[Any]:
+    return [case.param() for case in APPLIED_THEN_FAILED]
 
 
 def transient_params() -> list[Any]:

@@ -10,8 +10,10 @@ from reliability_support import (
     PERSISTENT_FAULTS,
     TRANSIENT_FAULTS,
     FaultCase,
+    applied_then_failed_params,
     assert_no_key,
     count_by_email,
+    create_params,
     expect_failure,
     persistent_params,
     settle,
@@ -36,13 +38,16 @@ def faulted(emulator: ApolloEmulator, reconnect: Callable[..., None], fault: Fau
     return ApolloHook()
 
 
-@pytest.mark.parametrize("fault", transient_params())
+@pytest.mark.parametrize("fault", create_params())
 def test_create_with_dedupe_survives_and_creates_once(
     emulator: ApolloEmulator, reconnect: Callable[..., None], fault: FaultCase, outcome: Outcome
 ) -> None:
-    hook = faulted(emulator, reconnect, fault)
-    contact = hook.create_contact({"first_name": "Ada", "email": "ada@example.com"}, run_dedupe=True)
+    reconnect(**fault.extra)
+    injected = fault.inject(emulator)
+    contact = ApolloHook().create_contact({"first_name": "Ada", "email": "ada@example.com"}, run_dedupe=True)
     settle(emulator, fault)
+    # The fault struck this one-request call (the 429 storm starts with the first request).
+    assert injected.hits >= 1
     assert count_by_email(emulator) == {"ada@example.com": 1}
     assert emulator.contacts[contact["id"]]["first_name"] == "Ada"
     assert_no_key(contact)
@@ -93,12 +98,28 @@ def test_search_under_a_persistent_fault_fails_clearly_after_the_retry_budget(
     outcome(fault.name, "hook search_contacts", f"failed clearly after {MAX_RETRIES + 1} tries")
 
 
+@pytest.mark.parametrize("fault", applied_then_failed_params())
+def test_create_with_dedupe_after_an_applied_then_failed_request_retries_and_holds_one_contact(
+    emulator: ApolloEmulator, reconnect: Callable[..., None], fault: FaultCase, outcome: Outcome
+) -> None:
+    """The first create landed but its answer was lost or a 5xx: the dedupe retry finds it, no duplicate."""
+    hook = faulted(emulator, reconnect, fault)
+    contact = hook.create_contact({"first_name": "Di", "email": "di@example.com"}, run_dedupe=True)
+    settle(emulator, fault)
+    # Every try was applied (the first created it, the others matched it); the last was answered.
+    assert emulator.request_count("/contacts", method="POST") == fault.options["count"] + 1
+    assert count_by_email(emulator) == {"di@example.com": 1}
+    assert list(emulator.contacts) == [contact["id"]]
+    outcome(fault.name, "hook create_contact (run_dedupe)", "retried, applied each time, one contact")
+
+
 # --------------------------------------------------------------------------- run_dedupe=False
 
 
 @pytest.mark.parametrize(
     "fault",
-    [case.param() for case in TRANSIENT_FAULTS if case.kind in ("drop_after_apply", "truncate", "delay")],
+    [case.param() for case in TRANSIENT_FAULTS if case.kind in ("truncate", "delay")]
+    + applied_then_failed_params(),
 )
 def test_create_without_dedupe_after_a_maybe_applied_fault_is_never_retried_by_the_hook(
     emulator: ApolloEmulator, reconnect: Callable[..., None], fault: FaultCase, outcome: Outcome
@@ -110,9 +131,13 @@ def test_create_without_dedupe_after_a_maybe_applied_fault_is_never_retried_by_t
     error = expect_failure(
         lambda: hook.create_contact({"first_name": "Bo", "email": "bo@example.com"}, run_dedupe=False),
         ApolloConnectionError,
+        ApolloServerError,
     )
     settle(emulator, fault)
-    assert isinstance(error, ApolloConnectionError) and error.maybe_applied
+    if isinstance(error, ApolloConnectionError):
+        assert error.maybe_applied
+    else:
+        assert isinstance(error, ApolloServerError) and error.status_code == fault.options["status"]
     assert emulator.request_count("/contacts", method="POST") == 1
     # The request did land: a task retry without dedupe WOULD create a second contact (documented).
     assert count_by_email(emulator) == {"bo@example.com": 1}

@@ -9,7 +9,7 @@ import pytest
 from reliability_support import assert_no_key, expect_failure
 
 from airflow_provider_apollo.core import ID_BATCH_SIZE
-from airflow_provider_apollo.exceptions import ApolloValidationError
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValidationError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.operators.contacts import (
     ApolloCreateContactOperator,
@@ -125,14 +125,18 @@ def test_bad_argument_fails_naming_it_before_any_request(
     operator_class: type,
     arguments: dict[str, Any],
     named: str,
+    context: dict[str, Any],
     request: pytest.FixtureRequest,
     outcome: Outcome,
 ) -> None:
+    # Built and run as a task would be: wherever the check happens (construction or execute),
+    # it must come before the first request.
     error = expect_failure(
-        lambda: operator_class(task_id="t", **arguments), ApolloValidationError, ValueError
+        lambda: operator_class(task_id="t", **arguments).execute(context), ApolloValidationError, ValueError
     )
     assert named in str(error)
-    assert emulator.request_count() == 0
+    assert isinstance(error, ApolloArgumentError), type(error)
+    assert emulator.requests == []
     outcome(request.node.callspec.id, operator_class.__name__, "clear error naming the argument, 0 requests")
 
 
@@ -184,7 +188,8 @@ def test_bad_rendered_argument_fails_naming_it_before_any_request(
     operator.render_template_fields(context)
     error = expect_failure(lambda: operator.execute(context), ApolloValidationError, ValueError)
     assert named in str(error)
-    assert emulator.request_count() == 0
+    assert isinstance(error, ApolloArgumentError), type(error)
+    assert emulator.requests == []
     outcome(
         request.node.callspec.id,
         operator_class.__name__,

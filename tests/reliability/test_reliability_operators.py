@@ -13,6 +13,7 @@ from reliability_support import (
     FaultCase,
     after_applied,
     count_by_email,
+    create_params,
     expect_failure,
     run_task,
     settle,
@@ -26,19 +27,19 @@ from airflow_provider_apollo.operators.contacts import (
     ApolloUpdateStagesOperator,
 )
 from airflow_provider_apollo.testing import ApolloEmulator
+from airflow_provider_apollo.testing.emulator import Fault
 
 Outcome = Callable[[str, str, str], None]
 
 
-def outlasting_one_try(emulator: ApolloEmulator, fault: FaultCase) -> None:
+def outlasting_one_try(emulator: ApolloEmulator, fault: FaultCase) -> Fault:
     """Inject ``fault`` often enough that the first task try exhausts the hook's retries (except storms)."""
     if fault.options.get("count") is None or fault.slow:
-        fault.inject(emulator)
-    else:
-        fault.inject(emulator, count=MAX_RETRIES + 1)
+        return fault.inject(emulator)
+    return fault.inject(emulator, count=MAX_RETRIES + 1)
 
 
-@pytest.mark.parametrize("fault", transient_params())
+@pytest.mark.parametrize("fault", create_params())
 def test_create_one_contact_with_task_retries_creates_it_once(
     emulator: ApolloEmulator,
     reconnect: Callable[..., None],
@@ -47,12 +48,13 @@ def test_create_one_contact_with_task_retries_creates_it_once(
     outcome: Outcome,
 ) -> None:
     reconnect(**fault.extra)
-    outlasting_one_try(emulator, fault)
+    injected = outlasting_one_try(emulator, fault)
     contact = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
     contact_id, failed_tries = run_task(
         lambda: ApolloCreateContactOperator(task_id="create", contact=contact), context
     )
     settle(emulator, fault)
+    assert injected.hits >= 1, "the fault never struck the create"
     assert count_by_email(emulator) == {"ada@example.com": 1}
     assert contact_id in emulator.contacts
     outcome(
@@ -62,7 +64,7 @@ def test_create_one_contact_with_task_retries_creates_it_once(
     )
 
 
-@pytest.mark.parametrize("fault", transient_params())
+@pytest.mark.parametrize("fault", create_params())
 def test_create_many_contacts_with_task_retries_creates_each_once(
     emulator: ApolloEmulator,
     reconnect: Callable[..., None],

@@ -103,23 +103,38 @@ def test_sensor_poke_under_a_transient_fault_gives_the_true_answer(
     )
 
 
+def inject_on_the_check_path(emulator: ApolloEmulator, fault: FaultCase, watched: int) -> None:
+    """The fault on the requests the check sends: the per-contact GETs (<= 5 ids) or the stage search."""
+    if watched <= 5:
+        fault.inject(emulator, path="/contacts/", method="GET")
+    else:
+        fault.inject(emulator, path="/contacts/search", method="POST")
+
+
+@WATCHED
 @pytest.mark.parametrize("fault", persistent_params())
 def test_sensor_poke_under_a_persistent_fault_fails_clearly_never_done(
     emulator: ApolloEmulator,
     reconnect: Callable[..., None],
     fault: FaultCase,
+    watched: int,
     context: dict[str, Any],
     outcome: Outcome,
 ) -> None:
-    watched = 8
-    # Every contact IS in the target stage: a misread error must not become "done" or "none left".
+    # Every contact IS in the target stage: a misread error must not become "done", "waiting" or "none left".
     ids = emulator.seed_contacts(watched, stage="Replied")
     reconnect(**fault.extra)
     waiting = sensor(ids)
     waiting.hook.list_contact_stages()  # stage names resolved before the outage
-    fault.inject(emulator)
+    inject_on_the_check_path(emulator, fault, watched)
     expect_failure(lambda: waiting.poke(context), ApolloApiError)
     settle(emulator, fault)
+    if watched <= 5:
+        # The per-contact path failed the poke: no stage search was sent.
+        assert emulator.request_count("/contacts/search") == 0
+        assert emulator.request_count("/contacts/", method="GET") >= 1
+    else:
+        assert emulator.request_count("/contacts/search") >= 1
     outcome(fault.name, f"ApolloContactStageSensor poke ({watched} contacts)", "failed clearly, never done")
 
 
@@ -184,23 +199,25 @@ def test_trigger_under_a_transient_fault_times_out_or_succeeds_truly(
     )
 
 
+@WATCHED
 @pytest.mark.parametrize("fault", persistent_params())
 def test_trigger_under_a_persistent_fault_sends_an_error_event_never_success(
     emulator: ApolloEmulator,
     reconnect: Callable[..., None],
     fault: FaultCase,
+    watched: int,
     context: dict[str, Any],
     outcome: Outcome,
 ) -> None:
-    ids = emulator.seed_contacts(8, stage="Replied")
+    ids = emulator.seed_contacts(watched, stage="Replied")
     reconnect(**fault.extra)
-    fault.inject(emulator)
+    inject_on_the_check_path(emulator, fault, watched)
     event = first_event(trigger(emulator, ids, wait=30.0))
     settle(emulator, fault)
     assert event["status"] == "error", event
     error = expect_failure(lambda: sensor(ids).execute_complete(context, event), AirflowException)
     assert "Waiting for the contact stage failed" in str(error)
-    outcome(fault.name, "ApolloContactStageTrigger (8 contacts)", "error event; task fails clearly")
+    outcome(fault.name, f"ApolloContactStageTrigger ({watched} contacts)", "error event; task fails clearly")
 
 
 def test_trigger_with_key_revoked_mid_run_sends_an_error_event(
