@@ -105,19 +105,29 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Apollo.io",
-                "python-modules": ["airflow_provider_apollo.operators.contacts"],
+                "python-modules": [
+                    "airflow_provider_apollo.operators.contacts",
+                    "airflow_provider_apollo.operators.sequences",
+                    "airflow_provider_apollo.operators.lists",
+                ],
             }
         ],
         "sensors": [
             {
                 "integration-name": "Apollo.io",
-                "python-modules": ["airflow_provider_apollo.sensors.contact_stage"],
+                "python-modules": [
+                    "airflow_provider_apollo.sensors.contact_stage",
+                    "airflow_provider_apollo.sensors.sequence_status",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": "Apollo.io",
-                "python-modules": ["airflow_provider_apollo.triggers.contact_stage"],
+                "python-modules": [
+                    "airflow_provider_apollo.triggers.contact_stage",
+                    "airflow_provider_apollo.triggers.sequence_status",
+                ],
             }
         ],
         "transfers": [
