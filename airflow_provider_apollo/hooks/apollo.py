@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_apollo.core import (
     BULK_CREATE_MAX,
@@ -55,11 +55,63 @@ from airflow_provider_apollo.core import (
     validate_search,
 )
 from airflow_provider_apollo.core.export import ExportPlan
-from airflow_provider_apollo.exceptions import ApolloValidationError
+from airflow_provider_apollo.core.fields import (
+    BULK_UPDATE_MAX,
+    BULK_UPDATE_SYNC_MAX,
+    CustomField,
+    apply_custom_fields,
+    bulk_update_request,
+    check_bulk_fields,
+    check_contact_updates,
+    custom_fields_of,
+    fields_request,
+    needs_custom_fields,
+    read_bulk_update,
+)
+from airflow_provider_apollo.core.lists import (
+    LIST_BATCH_SIZE,
+    check_list_names,
+    list_membership_request,
+    read_list_answer,
+)
+from airflow_provider_apollo.core.sequence_check import run_steps
+from airflow_provider_apollo.core.sequences import (
+    ENROLLMENT_STATUSES,
+    NOT_REPORTED,
+    SEQUENCE_BATCH_SIZE,
+    EnrollmentResult,
+    Mailbox,
+    SequenceRef,
+    check_enrollment_flags,
+    check_remove_mode,
+    email_accounts_of,
+    email_accounts_request,
+    enroll_request,
+    match_mailbox,
+    membership,
+    read_enrollment,
+    remove_request,
+    resolve_sequence,
+)
+from airflow_provider_apollo.core.users import (
+    check_owner,
+    list_users,
+    looks_like_email,
+    master_key_error,
+    match_owner,
+)
+from airflow_provider_apollo.exceptions import (
+    ApolloArgumentError,
+    ApolloAuthError,
+    ApolloNotFoundError,
+    ApolloValidationError,
+)
 from airflow_provider_apollo.hooks.base import ApolloBaseHook
 
 if TYPE_CHECKING:
     import requests
+
+_T = TypeVar("_T")
 
 # Upper bound on pages fetched at once; Apollo's per-minute quota, not sockets, is the real limit.
 MAX_SEARCH_CONCURRENCY = 8
@@ -411,6 +463,259 @@ class ApolloHook(ApolloBaseHook):
         from (``cursor=``). ``options`` are :class:`ExportPlan`'s keyword arguments.
         """
         return ExportPlan(self, search, **options)
+
+    # ------------------------------------------------------------------ outreach: sequences, owners, lists, fields
+
+    @cached_property
+    def _outreach_cache(self) -> dict[str, Any]:
+        # Team facts looked up once per hook: sequences by name, mailboxes, users, custom fields.
+        return {"sequences": {}}
+
+    def run_steps(self, steps: Generator[ApiRequest, Any, _T]) -> _T:
+        """Drive a generator of requests from the core (a resolution, a sequence check) with this hook."""
+        return run_steps(steps, self.call)
+
+    def find_sequence(self, sequence: str) -> SequenceRef:
+        """
+        A sequence given by id or name (case-insensitive), looked up once per hook.
+
+        Unknown or ambiguous names raise ``ApolloArgumentError`` listing the candidates.
+        """
+        found: dict[str, SequenceRef] = self._outreach_cache["sequences"]
+        key = sequence.strip() if isinstance(sequence, str) else sequence
+        if key not in found:
+            found[key] = self.run_steps(resolve_sequence(sequence))
+        return found[key]
+
+    def list_email_accounts(self) -> list[dict[str, Any]]:
+        """The team's mailboxes (``GET /email_accounts``), fetched once per hook."""
+        if "email_accounts" not in self._outreach_cache:
+            self._outreach_cache["email_accounts"] = email_accounts_of(self.call(email_accounts_request()))
+        return list(self._outreach_cache["email_accounts"])
+
+    def resolve_mailbox(self, mailbox: str) -> Mailbox:
+        """A mailbox given by its email account id or its address; unknown: an error listing the active ones."""
+        return match_mailbox(self.list_email_accounts(), mailbox)
+
+    def add_to_sequence(
+        self,
+        sequence: str,
+        contact_ids: Sequence[str],
+        *,
+        mailbox: str,
+        status: str | None = None,
+        auto_unpause_at: str | None = None,
+        user_id: str | None = None,
+        start_batch: int = 0,
+        on_batch: Callable[[int, EnrollmentResult], None] | None = None,
+        enrollment_flags: dict[str, bool] | None = None,
+        **flags: bool,
+    ) -> EnrollmentResult:
+        """
+        Enroll contacts in a sequence from a mailbox, 100 contacts a request (needs a master key).
+
+        ``flags`` (or ``enrollment_flags``, a dict) are Apollo's enrollment flags
+        (``sequence_no_email``, ``sequence_active_in_other_campaigns`` ...), all False unless given. Contacts Apollo
+        declines come back in ``skipped`` with its reason; a contact already in the sequence counts
+        as enrolled, so a retry enrolls nobody twice. Contacts Apollo's answer does not mention are
+        looked up (one GET each) and counted by what their membership shows.
+        """
+        ids = list(dict.fromkeys(validate_contact_ids(contact_ids)))
+        checked_flags = check_enrollment_flags({**(enrollment_flags or {}), **flags})
+        if status is not None and status not in ENROLLMENT_STATUSES:
+            raise ApolloArgumentError(f"status must be 'active' or 'paused', got {status!r}.")
+        target = self.find_sequence(sequence)
+        sender = self.resolve_mailbox(mailbox)
+        result = EnrollmentResult()
+        batches = list(batched(ids, SEQUENCE_BATCH_SIZE))
+        for index in range(start_batch, len(batches)):
+            batch = batches[index]
+            request = enroll_request(
+                target.id,
+                batch,
+                sender,
+                checked_flags,
+                status=status,
+                auto_unpause_at=auto_unpause_at,
+                user_id=user_id,
+            )
+            done, unreported = read_enrollment(batch, self.call(request))
+            for contact_id in unreported:
+                try:
+                    contact = self.get_contact(contact_id)
+                except (ApolloValidationError, ApolloNotFoundError):
+                    done.skipped[contact_id] = "contact_not_found"
+                    continue
+                if membership(contact, target.id) is not None:
+                    done.enrolled.append(contact_id)
+                    done.already_enrolled.append(contact_id)
+                else:
+                    done.skipped[contact_id] = NOT_REPORTED
+            result.merge(done)
+            if on_batch is not None:
+                on_batch(index, done)
+        return result
+
+    def remove_from_sequence(
+        self, sequence: str, contact_ids: Sequence[str], *, mode: str = "finish"
+    ) -> list[str]:
+        """
+        Mark contacts finished in a sequence (``mode="finish"``), remove them, or stop them; 100 a request.
+
+        Returns the ids Apollo answered for (contacts that exist).
+        """
+        ids = list(dict.fromkeys(validate_contact_ids(contact_ids)))
+        mode = check_remove_mode(mode)
+        target = self.find_sequence(sequence)
+        answered: list[str] = []
+        for batch in batched(ids, SEQUENCE_BATCH_SIZE):
+            body = self.call(remove_request(target.id, batch, mode))
+            contacts = body.get("contacts") if isinstance(body, dict) else None
+            if isinstance(contacts, list):
+                returned = {str(c.get("id")) for c in contacts if isinstance(c, dict)}
+                answered.extend(i for i in batch if i in returned)
+            else:  # a background job: Apollo took the whole batch
+                answered.extend(batch)
+        return answered
+
+    def list_users(self) -> list[dict[str, Any]]:
+        """The team's users (``GET /users/search``; needs a master key), fetched once per hook."""
+        if "users" not in self._outreach_cache:
+            self._outreach_cache["users"] = self.run_steps(list_users())
+        return list(self._outreach_cache["users"])
+
+    def resolve_owner_id(self, owner: str, argument: str = "owner") -> str:
+        """
+        The user id for an owner given by id or email. An id is used as given (no request); an email
+        is looked up in the team's users once per hook, which needs a master key: a 403 becomes an
+        ``ApolloAuthError`` saying so and how to pass the id instead.
+        """
+        owner = check_owner(owner, argument)
+        if not looks_like_email(owner):
+            return owner
+        try:
+            users = self.list_users()
+        except ApolloAuthError as error:
+            if error.status_code == 403:
+                raise master_key_error(error, owner) from None
+            raise
+        return match_owner(users, owner)
+
+    def list_custom_fields(self) -> list[CustomField]:
+        """The team's custom contact fields (``GET /fields?source=custom``), fetched once per hook."""
+        if "fields" not in self._outreach_cache:
+            self._outreach_cache["fields"] = custom_fields_of(self.call(fields_request()))
+        return list(self._outreach_cache["fields"])
+
+    def resolve_contact_fields(self, fields: dict[str, Any], argument: str = "fields") -> dict[str, Any]:
+        """
+        Contact fields with names resolved: ``custom_fields`` (labels, picklist texts) into
+        ``typed_custom_fields``, and an ``owner_id`` given as an email into the user's id.
+
+        Sends no request when there is nothing to resolve; an unknown field, picklist value or
+        owner raises ``ApolloArgumentError`` listing the known ones.
+        """
+        resolved = dict(fields)
+        if needs_custom_fields(resolved):
+            resolved = apply_custom_fields(resolved, self.list_custom_fields(), argument)
+        owner = resolved.get("owner_id")
+        if isinstance(owner, str) and looks_like_email(owner):
+            resolved["owner_id"] = self.resolve_owner_id(owner, f"{argument}['owner_id']")
+        return resolved
+
+    def add_to_lists(
+        self,
+        contact_ids: Sequence[str],
+        list_names: Sequence[str],
+        *,
+        start_batch: int = 0,
+        on_batch: Callable[[int, list[str]], None] | None = None,
+    ) -> list[str]:
+        """Add contacts to lists by name (a missing list is created by Apollo), 1,000 ids a request."""
+        return self._change_lists(True, contact_ids, list_names, start_batch, on_batch)
+
+    def remove_from_lists(
+        self,
+        contact_ids: Sequence[str],
+        list_names: Sequence[str],
+        *,
+        start_batch: int = 0,
+        on_batch: Callable[[int, list[str]], None] | None = None,
+    ) -> list[str]:
+        """Remove contacts from lists by name, 1,000 ids a request."""
+        return self._change_lists(False, contact_ids, list_names, start_batch, on_batch)
+
+    def _change_lists(
+        self,
+        add: bool,
+        contact_ids: Sequence[str],
+        list_names: Sequence[str],
+        start_batch: int,
+        on_batch: Callable[[int, list[str]], None] | None,
+    ) -> list[str]:
+        ids = list(dict.fromkeys(validate_contact_ids(contact_ids)))
+        names = check_list_names(list_names)
+        sent: list[str] = []
+        batches = list(batched(ids, LIST_BATCH_SIZE))
+        for index in range(start_batch, len(batches)):
+            read_list_answer(self.call(list_membership_request(add, batches[index], names)))
+            sent.extend(batches[index])
+            if on_batch is not None:
+                on_batch(index, batches[index])
+        return sent
+
+    def bulk_update_contacts(
+        self,
+        updates: Sequence[dict[str, Any]] | None = None,
+        *,
+        contact_ids: Sequence[str] | None = None,
+        values: dict[str, Any] | None = None,
+        batch_size: int = BULK_UPDATE_SYNC_MAX,
+        start_batch: int = 0,
+        on_batch: Callable[[int, BulkUpdateResult], None] | None = None,
+    ) -> BulkUpdateResult:
+        """
+        Update many contacts' fields through ``POST /contacts/bulk_update``: per-contact ``updates``
+        (``[{"id": ..., field: value}]``) or the same ``values`` for all ``contact_ids``.
+
+        ``custom_fields`` (by label) and ``owner_id`` (id or email) are resolved first, for every
+        contact, so a bad name fails before the first write. Batches of ``batch_size`` (up to 100
+        Apollo answers with the updated contacts; up to 1,000 it answers with a background job).
+        Returns the updated contacts (``{"id": ...}`` for a background job's).
+        """
+        batch_size = check_int_range(batch_size, "batch_size", 1, BULK_UPDATE_MAX)
+        if (updates is None) == (contact_ids is None):
+            raise ApolloArgumentError(
+                "bulk_update_contacts takes either updates=[...] or contact_ids= with values=."
+            )
+        if updates is not None:
+            checked = check_contact_updates(list(updates) if isinstance(updates, (list, tuple)) else updates)
+            resolved = [self.resolve_contact_fields(u, f"contacts[{i}]") for i, u in enumerate(checked)]
+            requests_ = [
+                bulk_update_request(contact_attributes=batch, run_async=batch_size > BULK_UPDATE_SYNC_MAX)
+                for batch in batched(resolved, batch_size)
+            ]
+            sent = [[str(u["id"]) for u in batch] for batch in batched(resolved, batch_size)]
+        else:
+            ids = list(dict.fromkeys(validate_contact_ids(contact_ids)))
+            if not ids:
+                raise ApolloArgumentError("contact_ids is empty: give at least one contact id.")
+            shared = check_bulk_fields(check_fields(values, "values"), "values")
+            shared = self.resolve_contact_fields(shared, "values")
+            sent = list(batched(ids, batch_size))
+            requests_ = [
+                bulk_update_request(
+                    contact_ids=batch, values=shared, run_async=batch_size > BULK_UPDATE_SYNC_MAX
+                )
+                for batch in sent
+            ]
+        updated = BulkUpdateResult()
+        for index in range(start_batch, len(requests_)):
+            done = BulkUpdateResult(read_bulk_update(self.call(requests_[index]), sent[index]))
+            updated.extend(done)
+            if on_batch is not None:
+                on_batch(index, done)
+        return updated
 
 
 def _request_errors() -> type[Exception]:
