@@ -224,12 +224,14 @@ def test_unknown_custom_field_or_value_fails_before_any_write(team: ApolloEmulat
 
 def test_update_many_contacts_through_bulk_update_twice_changes_nothing_more(team: ApolloEmulator) -> None:
     ids = create(team, *people(3))
+    # [START howto_outreach_bulk_update]
     operator = ApolloUpdateContactOperator(
-        task_id="u",
+        task_id="update_many",
         contacts=[
             {"id": i, "title": f"T{n}", "custom_fields": {"Segment": "Enterprise"}} for n, i in enumerate(ids)
         ],
     )
+    # [END howto_outreach_bulk_update]
     assert operator.execute(context()) == ids
     first = team.contacts
     assert operator.execute(context()) == ids
