@@ -13,6 +13,9 @@ whether to retry, how long to wait and how to read a page lives in this package,
 - ``contacts``: bulk-create results matched to inputs
 - ``stages``: stage names and ids, stage names in search filters
 - ``stage_check``: the stage check shared by the sensor and the trigger
+- ``sequences``, ``users``, ``lists``, ``fields``: outreach (sequences and mailboxes by name,
+  owners by email, lists, custom fields by label, bulk update)
+- ``sequence_check``: the sequence-status check shared by its sensor and trigger
 - ``export``: the export plan (stage slices, time bounds, de-duplication) and its resumable cursor
 - ``stats``: request statistics
 - ``lifecycle``: one request from pacing to its answer or error, for both transports
@@ -66,6 +69,14 @@ from airflow_provider_apollo.core.export import (
     ExportPlan,
     parse_time_bound,
 )
+from airflow_provider_apollo.core.fields import (
+    BULK_UPDATE_MAX,
+    BULK_UPDATE_SYNC_MAX,
+    PATH_BULK_UPDATE,
+    PATH_FIELDS,
+    CustomField,
+    resolve_custom_fields,
+)
 from airflow_provider_apollo.core.health import (
     EXAMPLE_BASE_URL,
     HEALTH_POLICY,
@@ -88,6 +99,7 @@ from airflow_provider_apollo.core.lifecycle import (
     no_answer,
     request_lifecycle,
 )
+from airflow_provider_apollo.core.lists import LIST_BATCH_SIZE, PATH_LABELS_ADD, PATH_LABELS_REMOVE
 from airflow_provider_apollo.core.paging import (
     Pagination,
     SearchPager,
@@ -115,6 +127,24 @@ from airflow_provider_apollo.core.retries import (
     BACKOFF_INITIAL,
     BACKOFF_MAX,
     RetryPolicy,
+)
+from airflow_provider_apollo.core.sequence_check import (
+    SEQUENCE_STATUSES,
+    SequenceCheckResult,
+    arun_steps,
+    run_steps,
+    sequence_check,
+)
+from airflow_provider_apollo.core.sequences import (
+    ENROLLMENT_FLAGS,
+    PATH_EMAIL_ACCOUNTS,
+    PATH_SEQUENCE_ADD,
+    PATH_SEQUENCE_REMOVE,
+    PATH_SEQUENCE_SEARCH,
+    SEQUENCE_BATCH_SIZE,
+    EnrollmentResult,
+    Mailbox,
+    SequenceRef,
 )
 from airflow_provider_apollo.core.stage_check import (
     MISSING_PROBES_PER_CHECK,
@@ -154,6 +184,29 @@ from airflow_provider_apollo.core.validation import (
 )
 
 __all__ = [
+    "BULK_UPDATE_MAX",
+    "BULK_UPDATE_SYNC_MAX",
+    "CustomField",
+    "ENROLLMENT_FLAGS",
+    "EnrollmentResult",
+    "LIST_BATCH_SIZE",
+    "Mailbox",
+    "PATH_BULK_UPDATE",
+    "PATH_EMAIL_ACCOUNTS",
+    "PATH_FIELDS",
+    "PATH_LABELS_ADD",
+    "PATH_LABELS_REMOVE",
+    "PATH_SEQUENCE_ADD",
+    "PATH_SEQUENCE_REMOVE",
+    "PATH_SEQUENCE_SEARCH",
+    "SEQUENCE_BATCH_SIZE",
+    "SEQUENCE_STATUSES",
+    "SequenceCheckResult",
+    "SequenceRef",
+    "arun_steps",
+    "resolve_custom_fields",
+    "run_steps",
+    "sequence_check",
     "ExportCursor",
     "ExportPlan",
     "parse_time_bound",
