@@ -170,3 +170,23 @@ def test_an_interval_beyond_the_cap_is_sliced_after_one_probe(apollo_connection:
     ]
     # The first page and the probe of the last reachable page; no pages read in between.
     assert sorted(request.body["page"] for request in whole_search) == [1, 500]
+
+
+def test_start_page_is_checked_before_any_request(apollo_connection: ApolloEmulator) -> None:
+    hook = ApolloHook()
+    for start_page in (0, 501, "2"):
+        with pytest.raises(ApolloArgumentError, match="start_page"):
+            hook.search_contact_pages({}, start_page=start_page)  # type: ignore[arg-type]
+    assert apollo_connection.request_count() == 0
+
+
+@pytest.mark.slow
+def test_stage_names_over_the_cap_are_resolved_once_and_sliced(apollo_connection: ApolloEmulator) -> None:
+    cold = set(apollo_connection.seed_contacts(SEARCH_RESULT_CAP, stage="Cold"))
+    replied = set(apollo_connection.seed_contacts(700, stage="Replied"))
+    apollo_connection.seed_contacts(400, stage="Interested")
+    plan = ApolloHook().export_contacts({"contact_stages": ["cold", "Replied"]}, concurrency=4)
+    exported = ids_of(list(plan))
+    assert len(exported) == len(set(exported)) == 50_700
+    assert set(exported) == cold | replied
+    assert apollo_connection.request_count("/contact_stages") == 1
