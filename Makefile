@@ -14,7 +14,7 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL := 5
 # compiles Airflow from source (seconds per process), so tests and the demo turn it off.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install airflow-db browser lint test test-fast e2e demo bench docs clean
+.PHONY: install airflow-db browser lint test test-fast e2e demo bench docs clean mutation
 
 install: $(STAMP)
 
@@ -57,6 +57,16 @@ demo: airflow-db
 
 bench: airflow-db
 	$(BIN)/python bench/run.py
+
+# Mutation testing, not part of `make test` (it takes tens of minutes): mutmut mutates the core and
+# the hooks ([tool.mutmut] in pyproject.toml) and runs the fast tests against each mutant. Results
+# are cached in mutants/, so a rerun only tests what changed. Narrow a run with MUTANTS, e.g.
+# make mutation MUTANTS='airflow_provider_apollo.core.retries*'. See docs/mutation-testing.md.
+MUTANTS ?=
+MUTATION_JOBS ?= 2
+mutation: airflow-db
+	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(MUTANTS)
+	$(BIN)/mutmut results
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_HOME) site .pytest_cache .mypy_cache .ruff_cache

@@ -201,6 +201,7 @@ def test_hourly_quota_exhaustion_raises_at_once(monkeypatch: pytest.MonkeyPatch)
         assert caught.value.retry_after is not None and caught.value.retry_after > 60
 
 
+@pytest.mark.slow
 def test_minute_window_is_paced_with_one_429_to_learn_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     The hook reads Apollo's usage headers and paces: after one 429 teaches it when the window
@@ -225,6 +226,7 @@ def test_minute_window_is_paced_with_one_429_to_learn_the_window(monkeypatch: py
     assert elapsed < theoretical * 1.5 + 1.0, f"{elapsed:.2f}s vs theoretical {theoretical:.2f}s"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["requests", "aiohttp"])
 def test_a_retry_after_longer_than_any_backoff_is_waited_out(
     monkeypatch: pytest.MonkeyPatch, transport: str

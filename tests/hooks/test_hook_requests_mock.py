@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 import requests_mock as rm
+from key_guard import KeyLeakGuard
 from urllib3.exceptions import NewConnectionError
 
 from airflow_provider_apollo.exceptions import (
@@ -24,6 +26,17 @@ from airflow_provider_apollo.hooks.apollo import ApolloHook
 
 BASE = "http://apollo.test/api/v1"
 KEY = "key-that-must-never-leak-7f3a"
+
+
+@pytest.fixture(autouse=True)
+def no_key_leak(capfd: pytest.CaptureFixture[str], requests_mock: rm.Mocker) -> Iterator[None]:
+    """The key in no log record (any level, any logger), nothing printed, and no URL or body sent."""
+    with KeyLeakGuard({KEY}) as guard:
+        yield
+    guard.check(*capfd.readouterr())
+    for sent in requests_mock.request_history:
+        body = sent.body.decode("utf-8", "replace") if isinstance(sent.body, bytes) else str(sent.body or "")
+        assert KEY not in sent.url and KEY not in body, f"the key was sent in {sent.method} {sent.path}"
 
 
 @pytest.fixture(autouse=True)
