@@ -1,0 +1,282 @@
+"""Core behaviours that mutation testing found unguarded: each test kills mutants listed in docs/mutation-testing.md."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from airflow_provider_apollo.core import (
+    ApolloConfig,
+    RequestStats,
+    SearchPager,
+    no_answer,
+    order_bulk_result,
+    resolve_stage_filters,
+)
+from airflow_provider_apollo.core.health import health_failure, health_request, health_result
+from airflow_provider_apollo.core.stage_check import StageCheckResult
+from airflow_provider_apollo.core.validation import check_contact, check_contacts, check_fields
+from airflow_provider_apollo.exceptions import (
+    ApolloApiError,
+    ApolloArgumentError,
+    ApolloAuthError,
+    ApolloConnectionError,
+    ApolloNotFoundError,
+    ApolloRateLimitError,
+)
+
+STAGES = [
+    {"id": "s-cold", "display_name": "Cold"},
+    {"id": "s-replied", "display_name": "Replied"},
+]
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_stats_count_no_answers_as_status_0_and_render_every_field() -> None:
+    stats = RequestStats()
+    stats.record_response(200)
+    stats.record_response(429)
+    stats.record_response(429)
+    stats.record_no_answer()
+    stats.record_wait("retry", 0.12345)
+    stats.record_wait("retry", 1.0)
+    stats.record_wait("pacing", 2.00049)
+    snapshot = stats.snapshot()
+    assert snapshot.by_status == {200: 1, 429: 2, 0: 1}
+    assert snapshot.as_dict() == {
+        "requests": 4,
+        "by_status": {"0": 1, "200": 1, "429": 2},
+        "rate_limited": 2,
+        "retries": 2,
+        "retry_wait_seconds": 1.123,
+        "pacing_wait_seconds": 2.0,
+    }
+    assert (stats.requests, stats.rate_limited) == (4, 2)
+    assert repr(stats) == f"RequestStats({snapshot.as_dict()})"
+
+
+# --------------------------------------------------------------------------- stage filters
+
+
+def test_stage_filters_without_names_are_copied_unchanged() -> None:
+    filters = {"q_keywords": "cto"}
+    resolved = resolve_stage_filters(filters, STAGES)
+    assert resolved == filters and resolved is not filters
+
+
+def test_stage_names_become_ids_after_the_ids_already_given_without_repeats() -> None:
+    filters = {"contact_stages": ["replied", "s-cold", "Cold"], "contact_stage_ids": ["s-x"], "q": 1}
+    assert resolve_stage_filters(filters, STAGES) == {
+        "contact_stage_ids": ["s-x", "s-replied", "s-cold"],
+        "q": 1,
+    }
+    assert resolve_stage_filters({"contact_stages": "Cold"}, STAGES) == {"contact_stage_ids": ["s-cold"]}
+
+
+@pytest.mark.parametrize("names", [[], (), None, 7, {"Cold": 1}])
+def test_stage_names_that_are_not_a_non_empty_list_are_refused_naming_the_filter(names: object) -> None:
+    with pytest.raises(ApolloArgumentError, match="'contact_stages' must be a non-empty list"):
+        resolve_stage_filters({"contact_stages": names}, STAGES)
+
+
+# --------------------------------------------------------------------------- no answer
+
+
+@pytest.mark.parametrize(
+    "error, reason, maybe_applied",
+    [
+        (socket.gaierror(-2, "Name or service not known"), "host not found", False),
+        (ConnectionRefusedError(111, "refused"), "connection refused", False),
+        (TimeoutError("read timed out"), "timed out", True),
+        (ConnectionResetError(104, "reset by peer"), "connection dropped", True),
+    ],
+)
+def test_no_answer_names_what_happened_and_whether_it_may_have_landed(
+    error: BaseException, reason: str, maybe_applied: bool
+) -> None:
+    outcome = no_answer(error)
+    assert (outcome.reason, outcome.maybe_applied) == (reason, maybe_applied)
+    assert outcome.detail == f"{type(error).__name__} ({error})"
+
+
+class _ConnectPhase(Exception):
+    pass
+
+
+class _Wrapper(Exception):
+    def __init__(self, message: str, *, reason: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def test_no_answer_looks_through_causes_contexts_reasons_and_arguments() -> None:
+    # A transport's own connect-phase type, found through each link an HTTP library uses.
+    assert no_answer(_ConnectPhase(), (_ConnectPhase,)).reason == "could not connect"
+    assert no_answer(_ConnectPhase(), (_ConnectPhase,)).maybe_applied is False
+    assert no_answer(_ConnectPhase(), ()).maybe_applied is True
+    through_reason = _Wrapper("max retries", reason=socket.gaierror(-2, "unknown host"))
+    assert no_answer(through_reason).reason == "host not found"
+    through_argument = _Wrapper("wrapped", reason=None)
+    through_argument.args = ("wrapped", ConnectionRefusedError(111, "refused"))
+    assert no_answer(through_argument).maybe_applied is False
+    try:
+        try:
+            raise ConnectionRefusedError(111, "refused")
+        except ConnectionRefusedError as inner:
+            raise _Wrapper("outer") from inner
+    except _Wrapper as outer:
+        assert no_answer(outer).reason == "connection refused"
+    os_error = _Wrapper("aiohttp style")
+    os_error.os_error = socket.gaierror(-3, "temporary failure")  # type: ignore[attr-defined]
+    assert no_answer(os_error).reason == "host not found"
+    # An exception without a message is described by its type.
+    assert no_answer(_Wrapper("")).detail == "_Wrapper (_Wrapper)"
+
+
+# --------------------------------------------------------------------------- bulk create answers
+
+
+def test_bulk_answers_match_by_name_and_company_then_by_position() -> None:
+    inputs = [
+        {"first_name": "Ann", "last_name": "Lee", "organization_name": "Acme"},
+        {"first_name": "Bo"},
+        {"title": "no email, no name"},
+    ]
+    created = [
+        {"id": "c-bo", "first_name": "bo"},
+        {"id": "c-other", "first_name": "Zed"},
+    ]
+    existing = [{"id": "c-ann", "first_name": "ANN ", "last_name": "lee", "organization_name": "acme"}]
+    ordered = order_bulk_result(inputs, created, existing)
+    assert [c["id"] for c in ordered] == ["c-ann", "c-bo", "c-other"]
+
+
+def test_bulk_answers_with_fewer_contacts_than_inputs_fail_clearly() -> None:
+    with pytest.raises(ApolloApiError, match="answered 1 contacts for 2 inputs"):
+        order_bulk_result([{"email": "a@x.io"}, {"email": "b@x.io"}], [{"id": "1", "email": "a@x.io"}], [])
+
+
+# --------------------------------------------------------------------------- connection test
+
+
+def _config(**extra: object) -> ApolloConfig:
+    return ApolloConfig.from_connection(
+        conn_id="apollo_default", password="k-123456789", host="https://apollo.example/api/v1", extra=extra
+    )
+
+
+def test_health_request_waits_at_most_five_seconds() -> None:
+    assert health_request(_config(timeout=30)).timeout == 5.0
+    assert health_request(_config(timeout=2)).timeout == 2
+    assert health_request(_config()).path == "/auth/health"
+
+
+def test_health_result_reads_is_logged_in() -> None:
+    config = _config()
+    assert health_result({"is_logged_in": False}, config) == (
+        False,
+        "Apollo answered, but the key is not logged in.",
+    )
+    assert health_result({"is_logged_in": True}, config) == (
+        True,
+        "Connected to Apollo at https://apollo.example/api/v1",
+    )
+    assert health_result("not a dict", config)[0] is True
+
+
+def test_health_failures_are_one_readable_sentence_each() -> None:
+    config = _config()
+    forbidden = ApolloAuthError("x", status_code=403, body={"error": "no access"})
+    assert health_failure(forbidden, config).startswith("Apollo refused access (403)")
+    assert health_failure(forbidden, config).endswith("Apollo said: no access")
+    unauthorized = ApolloAuthError("x", status_code=401, body="Invalid access credentials.")
+    assert health_failure(unauthorized, config) == (
+        "Apollo rejected the API key (401): check the connection's API key. "
+        "Apollo said: Invalid access credentials."
+    )
+    assert health_failure(ApolloAuthError("x", status_code=401, body=None), config).endswith("(empty answer)")
+    assert health_failure(ApolloAuthError("x", status_code=401, body={"message": "m"}), config).endswith(
+        ": m"
+    )
+    assert "answered 404" in health_failure(ApolloNotFoundError("x", status_code=404), config)
+    assert "https://apollo.example/api/v1 answered 404" in health_failure(ApolloNotFoundError("x"), config)
+    assert "the configured Base URL answered 404" in health_failure(ApolloNotFoundError("x"), None)
+    not_json = ApolloConnectionError("x", maybe_applied=True, reason="answer is not JSON")
+    assert "answered, but not with JSON" in health_failure(not_json, config)
+    refused = ApolloConnectionError("x", maybe_applied=False, reason="connection refused")
+    assert health_failure(refused, config) == (
+        "Could not reach Apollo at https://apollo.example/api/v1: connection refused."
+    )
+    limited = ApolloRateLimitError("x", retry_after=12.4)
+    assert health_failure(limited, config).endswith("Try again in 12 s.")
+    assert health_failure(ApolloRateLimitError("x"), config).endswith("Try again in 60 s.")
+    html = ApolloApiError("x", status_code=418, body="<html>")
+    assert health_failure(html, config).endswith(
+        "answered 418 with a non-JSON body: is the Base URL Apollo's API?"
+    )
+    assert health_failure(ApolloApiError("plain", status_code=418, body={}), config) == "plain"
+    assert health_failure(ValueError("odd"), config) == "ValueError: odd"
+
+
+# --------------------------------------------------------------------------- paging
+
+
+def _page(page: int, total_entries: int, per_page: int, ids: range) -> dict[str, object]:
+    return {
+        "contacts": [{"id": str(i)} for i in ids],
+        "pagination": {
+            "page": page,
+            "per_page": per_page,
+            "total_entries": total_entries,
+            "total_pages": -(-total_entries // per_page),
+        },
+    }
+
+
+def test_planned_and_worth_reading_pages_follow_the_totals_and_max_records() -> None:
+    pager = SearchPager({}, per_page=10, max_records=None)
+    assert pager.planned_pages() is None and pager.last_page_worth_reading() == 0
+    pager.accept(_page(1, 95, 10, range(10)))
+    assert pager.planned_pages() == 10 and pager.last_page_worth_reading() == 10
+    capped = SearchPager({}, per_page=10, max_records=25)
+    capped.accept(_page(1, 95, 10, range(10)))
+    assert capped.planned_pages() == 3
+    # Two pages still to read for the 15 records still wanted, after page 1.
+    assert capped.last_page_worth_reading() == 3
+    capped.accept(_page(2, 95, 10, range(10, 20)))
+    capped.accept(_page(3, 95, 10, range(20, 30)))
+    assert capped.next_page is None and capped.last_page_worth_reading() == 0
+
+
+# --------------------------------------------------------------------------- messages and arguments
+
+
+def test_the_missing_message_lists_twenty_ids_and_counts_the_rest() -> None:
+    missing = [f"id{i}" for i in range(23)]
+    result = StageCheckResult(done=[], missing=missing, waiting=[], calls=1)
+    message = result.missing_message()
+    assert message.startswith("23 watched contact(s) no longer exist in Apollo")
+    assert message.endswith(", ".join(missing[:20]) + " and 3 more.")
+    assert StageCheckResult(done=[], missing=["a"], waiting=[], calls=1).missing_message().endswith(": a.")
+
+
+def test_contact_and_field_checks_name_the_argument_and_the_field() -> None:
+    assert check_contact({"first_name": "Ada"}, "contact") == {"first_name": "Ada"}
+    with pytest.raises(ApolloArgumentError, match=r"^contact must be a non-empty dict"):
+        check_contact({}, "contact")
+    with pytest.raises(ApolloArgumentError, match=r"^contact must not contain 'api_key'"):
+        check_contact({"api_key": "x", "first_name": "A"}, "contact")
+    with pytest.raises(ApolloArgumentError, match=r"^contacts\[1\]\['when'\] must be a JSON value"):
+        check_contacts([{"a": 1}, {"when": object()}])
+    with pytest.raises(ApolloArgumentError, match=r"^contacts must be a list of dicts, got dict"):
+        check_contacts({"a": 1})
+    with pytest.raises(ApolloArgumentError, match=r"^rows must be a list of dicts, got str"):
+        check_contacts("abc", "rows")
+    assert check_contacts(({"a": 1},)) == [{"a": 1}]
+    with pytest.raises(ApolloArgumentError, match=r"^fields must be a non-empty dict"):
+        check_fields({})
+    with pytest.raises(ApolloArgumentError, match=r"^update\['x'\] must be a JSON value"):
+        check_fields({"x": {1, 2}}, "update")
