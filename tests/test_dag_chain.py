@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dag_support import load_dag, xcom_value
 
 from airflow_provider_apollo.testing import ApolloEmulator
 
@@ -25,27 +26,6 @@ def replying_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApolloEmulato
         connection = {"conn_type": "apollo", "password": emulator.api_key, "host": emulator.url}
         monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(connection))
         yield emulator
-
-
-def load_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(REPO / "tests" / "dags"))
-    assert not bag.import_errors, bag.import_errors
-    return bag.get_dag(dag_id)
-
-
-def xcom_value(dag_run: Any, task_id: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key="return_value")
-            .one()
-        )
-        return XComModel.deserialize_value(row)
 
 
 @pytest.mark.slow

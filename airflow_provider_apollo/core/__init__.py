@@ -13,13 +13,14 @@ whether to retry, how long to wait and how to read a page lives in this package,
 - ``contacts``: bulk-create results matched to inputs
 - ``stages``: stage names and ids, stage names in search filters
 - ``stage_check``: the stage check shared by the sensor and the trigger
+- ``export``: the export plan (stage slices, time bounds, de-duplication) and its resumable cursor
 - ``sequences``, ``users``, ``lists``, ``fields``: outreach (sequences and mailboxes by name,
   owners by email, lists, custom fields by label, bulk update)
 - ``sequence_check``: the sequence-status check shared by its sensor and trigger
-- ``export``: the export plan (stage slices, time bounds, de-duplication) and its resumable cursor
 - ``stats``: request statistics
 - ``lifecycle``: one request from pacing to its answer or error, for both transports
 - ``health``: the connection test
+- ``quota``: waiting out hourly and daily quotas: decisions, plans, batch cursors
 
 See ``docs/architecture.md`` for how a request flows through them.
 """
@@ -107,6 +108,19 @@ from airflow_provider_apollo.core.paging import (
     read_pagination,
     validate_search,
 )
+from airflow_provider_apollo.core.quota import (
+    DEFAULT_MAX_QUOTA_WAIT,
+    QUOTA_RESET_MARGIN,
+    BatchCursor,
+    QuotaDecision,
+    QuotaExhausted,
+    binding_window,
+    check_max_quota_wait,
+    decide_quota_wait,
+    describe_plan,
+    estimate_seconds,
+    is_quota_exhausted,
+)
 from airflow_provider_apollo.core.ratelimit import (
     MINUTE_WINDOW_SECONDS,
     PROBE_POLL,
@@ -184,6 +198,9 @@ from airflow_provider_apollo.core.validation import (
 )
 
 __all__ = [
+    "ExportCursor",
+    "ExportPlan",
+    "parse_time_bound",
     "BULK_UPDATE_MAX",
     "BULK_UPDATE_SYNC_MAX",
     "CustomField",
@@ -207,9 +224,17 @@ __all__ = [
     "resolve_custom_fields",
     "run_steps",
     "sequence_check",
-    "ExportCursor",
-    "ExportPlan",
-    "parse_time_bound",
+    "BatchCursor",
+    "DEFAULT_MAX_QUOTA_WAIT",
+    "QUOTA_RESET_MARGIN",
+    "QuotaDecision",
+    "QuotaExhausted",
+    "check_max_quota_wait",
+    "decide_quota_wait",
+    "describe_plan",
+    "estimate_seconds",
+    "is_quota_exhausted",
+    "binding_window",
     "check_overrides",
     "stages_of",
     "get_contact_request",

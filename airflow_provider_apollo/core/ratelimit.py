@@ -111,7 +111,13 @@ class RateLimiter:
 
     def __init__(self) -> None:
         self._windows: dict[str, _MinuteWindow] = {}
+        self._usage: dict[str, dict[str, WindowUsage]] = {}
         self._lock = threading.Lock()
+
+    def usage(self, key: str) -> dict[str, WindowUsage]:
+        """The latest usage Apollo reported for ``key``'s windows (the team's, not this process's)."""
+        with self._lock:
+            return dict(self._usage.get(key, {}))
 
     def acquire(self, key: str, now: float) -> tuple[float, int | None]:
         """
@@ -158,7 +164,10 @@ class RateLimiter:
             window.in_flight.discard(ticket)
             if window.probe == ticket:
                 window.probe = None
-            usage = read_rate_limit_headers(response.headers).get("minute")
+            windows = read_rate_limit_headers(response.headers)
+            if windows:
+                self._usage[key] = windows
+            usage = windows.get("minute")
             if response.status == 429:
                 self._observe_429(window, response, usage, now)
                 return

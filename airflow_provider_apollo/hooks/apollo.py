@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +30,7 @@ from airflow_provider_apollo.core import (
     Outcome,
     RetryPolicy,
     SearchPager,
+    WindowUsage,
     batched,
     check_contact,
     check_contacts,
@@ -215,11 +217,25 @@ class ApolloHook(ApolloBaseHook):
         return dict(self.call(request)["contact"])
 
     def bulk_create_contacts(
-        self, contacts: Sequence[dict[str, Any]], *, run_dedupe: bool = False
+        self,
+        contacts: Sequence[dict[str, Any]],
+        *,
+        run_dedupe: bool = False,
+        start_batch: int = 0,
+        on_batch: Callable[[int, list[dict[str, Any]]], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Create contacts in batches of 100; one contact object per input, created or existing, in input order."""
+        """
+        Create contacts in batches of 100; one contact object per input, created or existing, in input order.
+
+        :param start_batch: the first batch to send (a resumed job skips the batches it applied).
+        :param on_batch: called after each applied batch with its index and its contacts, so a
+            long job can record its progress; the return value holds the contacts of the
+            batches this call sent.
+        """
         results: list[dict[str, Any]] = []
-        for batch in batched(check_contacts(contacts), BULK_CREATE_MAX):
+        batches = list(batched(check_contacts(contacts), BULK_CREATE_MAX))
+        for index in range(start_batch, len(batches)):
+            batch = batches[index]
             request = ApiRequest(
                 "POST",
                 PATH_BULK_CREATE,
@@ -228,11 +244,12 @@ class ApolloHook(ApolloBaseHook):
                 endpoint=PATH_BULK_CREATE,
             )
             body = self.call(request)
-            results.extend(
-                order_bulk_result(
-                    batch, body.get("created_contacts") or [], body.get("existing_contacts") or []
-                )
+            ordered = order_bulk_result(
+                batch, body.get("created_contacts") or [], body.get("existing_contacts") or []
             )
+            results.extend(ordered)
+            if on_batch is not None:
+                on_batch(index, ordered)
         return results
 
     def update_contact(self, contact_id: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -384,7 +401,13 @@ class ApolloHook(ApolloBaseHook):
         return stage_name(self.list_contact_stages(), stage_id)
 
     def update_contact_stages(
-        self, contact_ids: Sequence[str], contact_stage_id: str, *, skip_deleted: bool = False
+        self,
+        contact_ids: Sequence[str],
+        contact_stage_id: str,
+        *,
+        skip_deleted: bool = False,
+        start_batch: int = 0,
+        on_batch: Callable[[int, BulkUpdateResult], None] | None = None,
     ) -> BulkUpdateResult:
         """
         Move contacts to a stage (id or name), in batches of 100; returns the updated contacts.
@@ -392,14 +415,23 @@ class ApolloHook(ApolloBaseHook):
         A batch naming deleted contacts is refused by Apollo as a whole (422 with
         ``deleted_contact_ids``): by default that raises ``ApolloValidationError`` carrying the ids;
         with ``skip_deleted`` the batch is sent again without them, and the result's
-        ``skipped_deleted_ids`` lists them.
+        ``skipped_deleted_ids`` lists them. ``start_batch`` and ``on_batch`` work as for
+        :meth:`bulk_create_contacts`.
         """
         ids = validate_contact_ids(contact_ids)
         stage_id = self.resolve_contact_stage_id(contact_stage_id)
-        return self._update_in_batches(PATH_UPDATE_STAGES, ids, {"contact_stage_id": stage_id}, skip_deleted)
+        return self._update_in_batches(
+            PATH_UPDATE_STAGES, ids, {"contact_stage_id": stage_id}, skip_deleted, start_batch, on_batch
+        )
 
     def update_contact_owners(
-        self, contact_ids: Sequence[str], owner_id: str, *, skip_deleted: bool = False
+        self,
+        contact_ids: Sequence[str],
+        owner_id: str,
+        *,
+        skip_deleted: bool = False,
+        start_batch: int = 0,
+        on_batch: Callable[[int, BulkUpdateResult], None] | None = None,
     ) -> BulkUpdateResult:
         """
         Assign contacts to an owner (a user id), in batches of 100; returns the updated contacts
@@ -407,14 +439,25 @@ class ApolloHook(ApolloBaseHook):
         """
         ids = validate_contact_ids(contact_ids)
         owner_id = check_non_empty_string(owner_id, "owner_id", "an Apollo user id")
-        return self._update_in_batches(PATH_UPDATE_OWNERS, ids, {"owner_id": owner_id}, skip_deleted)
+        return self._update_in_batches(
+            PATH_UPDATE_OWNERS, ids, {"owner_id": owner_id}, skip_deleted, start_batch, on_batch
+        )
 
     def _update_in_batches(
-        self, path: str, contact_ids: list[str], value: dict[str, str], skip_deleted: bool
+        self,
+        path: str,
+        contact_ids: list[str],
+        value: dict[str, str],
+        skip_deleted: bool,
+        start_batch: int = 0,
+        on_batch: Callable[[int, BulkUpdateResult], None] | None = None,
     ) -> BulkUpdateResult:
         updated: list[dict[str, Any]] = []
         skipped: list[str] = []
-        for batch in batched(list(dict.fromkeys(contact_ids)), ID_BATCH_SIZE):
+        batches = list(batched(list(dict.fromkeys(contact_ids)), ID_BATCH_SIZE))
+        for index in range(start_batch, len(batches)):
+            batch = batches[index]
+            done = BulkUpdateResult()
             while batch:
                 request = ApiRequest(
                     "POST", path, params=ids_params("contact_ids", batch, value), endpoint=path
@@ -425,13 +468,25 @@ class ApolloHook(ApolloBaseHook):
                     if not (skip_deleted and error.deleted_contact_ids):
                         raise
                     deleted = set(error.deleted_contact_ids)
-                    skipped.extend(i for i in batch if i in deleted)
+                    done.skipped_deleted_ids.extend(i for i in batch if i in deleted)
                     self.log.warning("Skipping %d deleted contacts: %s", len(deleted), sorted(deleted))
                     batch = [i for i in batch if i not in deleted]
                     continue
-                updated.extend(body.get("contacts") or [])
+                done.extend(body.get("contacts") or [])
                 break
+            updated.extend(done)
+            skipped.extend(done.skipped_deleted_ids)
+            if on_batch is not None:
+                on_batch(index, done)
         return BulkUpdateResult(updated, skipped_deleted_ids=skipped)
+
+    def batch_count(self, items: int, batch_size: int = ID_BATCH_SIZE) -> int:
+        """How many requests a batched call over ``items`` ids or contacts sends."""
+        return math.ceil(items / batch_size)
+
+    def quota_usage(self, endpoint: str, method: str = "POST") -> dict[str, WindowUsage]:
+        """The latest minute, hour and day usage Apollo reported for an endpoint (the team's)."""
+        return self.rate_limiter.usage(f"{method} {endpoint}")
 
     # ------------------------------------------------------------------ connection test
 

@@ -1,12 +1,16 @@
-"""Operators that create and update Apollo contacts: argument checks, one hook call, ids to XCom."""
+"""Operators that create and update Apollo contacts: argument checks, one hook call, ids to XCom.
+
+The bulk forms (many contacts created, stages and owners updated) are long jobs: at an exhausted
+hourly or daily quota they defer until the reset and resume from the next batch.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from functools import cached_property
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from airflow.providers.common.compat.sdk import BaseOperator, Context
+from airflow.providers.common.compat.sdk import Context
 
 from airflow_provider_apollo.arguments import (
     contact_ids_value,
@@ -14,24 +18,32 @@ from airflow_provider_apollo.arguments import (
     native_value,
     non_empty_string,
 )
-from airflow_provider_apollo.core import BULK_CREATE_MAX, BulkUpdateResult
-from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValidationError
-from airflow_provider_apollo.hooks.apollo import ApolloHook
+from airflow_provider_apollo.core import (
+    BULK_CREATE_MAX,
+    ID_BATCH_SIZE,
+    PATH_BULK_CREATE,
+    PATH_UPDATE_OWNERS,
+    PATH_UPDATE_STAGES,
+    BatchCursor,
+    BulkUpdateResult,
+)
+from airflow_provider_apollo.core.fields import (
+    BULK_UPDATE_SYNC_MAX,
+    PATH_BULK_UPDATE,
+    check_contact_updates,
+)
+from airflow_provider_apollo.exceptions import (
+    ApolloArgumentError,
+    ApolloRateLimitError,
+    ApolloValidationError,
+)
+from airflow_provider_apollo.operators.base import ApolloLongJobOperator
+
+# XCom keys holding the ids created before each quota wait (a task's XComs outlive its deferral).
+CREATED_IDS_KEY = "apollo_created_ids_"
 
 
-class _ApolloOperator(BaseOperator):
-    """Shared plumbing: the connection id and a hook built on first use, never at DAG parse time."""
-
-    def __init__(self, *, apollo_conn_id: str = ApolloHook.default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.apollo_conn_id = apollo_conn_id
-
-    @cached_property
-    def hook(self) -> ApolloHook:
-        return ApolloHook(apollo_conn_id=self.apollo_conn_id)
-
-
-class ApolloCreateContactOperator(_ApolloOperator):
+class ApolloCreateContactOperator(ApolloLongJobOperator):
     """
     Create one contact, or many through Apollo's bulk create (100 per request).
 
@@ -72,9 +84,10 @@ class ApolloCreateContactOperator(_ApolloOperator):
         if contacts is not None and not is_resolved_later(contacts):
             _contacts_value(contacts)
 
-    def execute(self, context: Context) -> str | list[str]:
+    def run_job(self, context: Context, checkpoint: Any) -> str | list[str]:
         if self.contact is not None:
-            contact = _contact_value(self.contact, "contact")
+            # custom_fields by label and an owner's email resolved before any write.
+            contact = self.hook.resolve_contact_fields(_contact_value(self.contact, "contact"), "contact")
             created = self.hook.create_contact(contact, run_dedupe=self.run_dedupe)
             self.log.info(
                 "Created contact %s%s",
@@ -82,15 +95,50 @@ class ApolloCreateContactOperator(_ApolloOperator):
                 " (or updated the existing match: run_dedupe is on)" if self.run_dedupe else "",
             )
             return str(created["id"])
-        contacts = _contacts_value(self.contacts)
-        results = self.hook.bulk_create_contacts(contacts, run_dedupe=self.run_dedupe)
+        contacts = [
+            self.hook.resolve_contact_fields(contact, f"contacts[{index}]")
+            for index, contact in enumerate(_contacts_value(self.contacts))
+        ]
+        cursor = BatchCursor.from_json(checkpoint)
+        total = self.hook.batch_count(len(contacts), BULK_CREATE_MAX)
+        first = cursor.next_batch
+        created_now: list[str] = []
+
+        def record(index: int, batch: list[dict[str, Any]]) -> None:
+            created_now.extend(str(contact["id"]) for contact in batch)
+            cursor.next_batch = index + 1
+            self.log_batch_progress(
+                f"{len(contacts):,} contacts", index + 1, total, PATH_BULK_CREATE, first=index == first
+            )
+
+        try:
+            self.hook.bulk_create_contacts(
+                contacts, run_dedupe=self.run_dedupe, start_batch=cursor.next_batch, on_batch=record
+            )
+        except ApolloRateLimitError as error:
+            # The ids of the batches applied so far wait in XCom (a task's XComs outlive its deferral).
+            if created_now:
+                _ti(context).xcom_push(key=f"{CREATED_IDS_KEY}{cursor.saved_chunks}", value=created_now)
+                cursor.saved_chunks += 1
+            left = len(contacts) - cursor.next_batch * BULK_CREATE_MAX
+            raise self.stopped_at(
+                error, cursor.to_json(), f"{left:,} of {len(contacts):,} contacts"
+            ) from None
+        ids = [
+            contact_id
+            for chunk in range(cursor.saved_chunks)
+            for contact_id in _ti(context).xcom_pull(
+                task_ids=self.task_id, key=f"{CREATED_IDS_KEY}{chunk}", **_own_map_index(context)
+            )
+        ]
+        ids.extend(created_now)
         self.log.info(
             "Created %d contacts in %d bulk request(s)%s",
-            len(results),
-            -(-len(contacts) // BULK_CREATE_MAX),
+            len(ids),
+            total,
             " (existing matches updated: run_dedupe is on)" if self.run_dedupe else "",
         )
-        return [str(contact["id"]) for contact in results]
+        return ids
 
 
 def _contact_value(value: Any, argument: str) -> dict[str, Any]:
@@ -111,36 +159,81 @@ def _contacts_value(value: Any) -> list[dict[str, Any]]:
     return [_contact_value(item, f"contacts[{index}]") for index, item in enumerate(contacts)]
 
 
-class ApolloUpdateContactOperator(_ApolloOperator):
+class ApolloUpdateContactOperator(ApolloLongJobOperator):
     """
-    Update one contact's fields (``label_names`` replaces the contact's labels).
+    Update one contact's fields, or many contacts' through Apollo's bulk update.
 
-    :param contact_id: the contact's id. Templated.
-    :param fields: the fields to set. Templated.
+    Fields may hold ``custom_fields: {label: value}`` (picklist values by their text) and an
+    ``owner_id`` given as the user's email; both are resolved before any write, and an unknown
+    field, value or owner fails listing the known ones. For one contact ``label_names`` replaces
+    its lists. The many-contacts form sends 100 contacts a request (each answer confirms the
+    update), checkpoints its batches and waits out exhausted quotas like the other bulk operators;
+    sending the same values again changes nothing.
+
+    :param contact_id: the contact's id (with ``fields``). Templated.
+    :param fields: the fields to set on that contact. Templated.
+    :param contacts: instead of the two above, ``[{"id": ..., field: value, ...}, ...]``: each
+        contact's own values, through ``POST /contacts/bulk_update``. Templated.
     :param apollo_conn_id: the Airflow connection id.
     """
 
-    template_fields: Sequence[str] = ("contact_id", "fields")
+    template_fields: Sequence[str] = ("contact_id", "fields", "contacts")
     ui_color = "#e8f0fe"
 
-    def __init__(self, *, contact_id: str, fields: dict[str, Any] | str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        contact_id: str | None = None,
+        fields: dict[str, Any] | str | None = None,
+        contacts: list[dict[str, Any]] | str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        single = contact_id is not None or fields is not None
+        if single == (contacts is not None) or (single and (contact_id is None or fields is None)):
+            raise ApolloArgumentError(
+                f"{type(self).__name__} {self.task_id!r}: pass either contact_id= and fields= (one "
+                "contact) or contacts= (a list of {'id': ..., field: value} dicts), not both or neither."
+            )
         self.contact_id = contact_id
         self.fields = fields
-        if not is_resolved_later(contact_id):
+        self.contacts = contacts
+        if contact_id is not None and not is_resolved_later(contact_id):
             non_empty_string(contact_id, "contact_id", "a contact id")
-        if not is_resolved_later(fields):
+        if fields is not None and not is_resolved_later(fields):
             _contact_value(fields, "fields")
+        if contacts is not None and not is_resolved_later(contacts):
+            check_contact_updates(native_value(contacts, "contacts", list))
 
-    def execute(self, context: Context) -> str:
-        contact_id = non_empty_string(self.contact_id, "contact_id", "a contact id")
-        fields = _contact_value(self.fields, "fields")
-        self.hook.update_contact(contact_id, fields)
-        self.log.info("Updated contact %s: set %s", contact_id, ", ".join(sorted(fields)))
-        return contact_id
+    def run_job(self, context: Context, checkpoint: Any) -> str | list[str]:
+        if self.contacts is None:
+            contact_id = non_empty_string(self.contact_id, "contact_id", "a contact id")
+            fields = self.hook.resolve_contact_fields(_contact_value(self.fields, "fields"), "fields")
+            self.hook.update_contact(contact_id, fields)
+            self.log.info("Updated contact %s: set %s", contact_id, ", ".join(sorted(fields)))
+            return contact_id
+        updates = check_contact_updates(native_value(self.contacts, "contacts", list))
+        ids = [str(update["id"]) for update in updates]
+        cursor = BatchCursor.from_json(checkpoint)
+        total = self.hook.batch_count(len(updates), BULK_UPDATE_SYNC_MAX)
+        first = cursor.next_batch
+
+        def record(index: int, done: BulkUpdateResult) -> None:
+            cursor.next_batch = index + 1
+            self.log_batch_progress(
+                f"{len(updates):,} contacts", index + 1, total, PATH_BULK_UPDATE, first=index == first
+            )
+
+        try:
+            self.hook.bulk_update_contacts(updates, start_batch=cursor.next_batch, on_batch=record)
+        except ApolloRateLimitError as error:
+            left = len(updates) - cursor.next_batch * BULK_UPDATE_SYNC_MAX
+            raise self.stopped_at(error, cursor.to_json(), f"{left:,} of {len(updates):,} contacts") from None
+        self.log.info("Updated %d contacts in %d bulk request(s)", len(ids), total)
+        return ids
 
 
-class _ApolloBulkUpdateOperator(_ApolloOperator):
+class _ApolloBulkUpdateOperator(ApolloLongJobOperator):
     """Shared by the stage and owner updates: id checks, deleted contacts, the XCom value."""
 
     template_fields: Sequence[str] = ("contact_ids",)
@@ -167,10 +260,43 @@ class _ApolloBulkUpdateOperator(_ApolloOperator):
             deleted_contact_ids=deleted,
         )
 
-    def _log_skipped(self, result: BulkUpdateResult) -> None:
-        skipped = result.skipped_deleted_ids
+    def _update(
+        self,
+        update: Callable[..., BulkUpdateResult],
+        endpoint: str,
+        action: str,
+        contact_ids: list[str],
+        checkpoint: Any,
+    ) -> list[str]:
+        """Send the batches from the checkpoint; the XCom value: the updated ids in input order."""
+        unique_ids = list(dict.fromkeys(contact_ids))
+        cursor = BatchCursor.from_json(checkpoint)
+        skipped = cursor.skipped_deleted_ids = cursor.skipped_deleted_ids or []
+        total = self.hook.batch_count(len(unique_ids))
+        first = cursor.next_batch
+
+        def record(index: int, done: BulkUpdateResult) -> None:
+            cursor.next_batch = index + 1
+            skipped.extend(done.skipped_deleted_ids)
+            self.log_batch_progress(
+                f"{len(unique_ids):,} contacts", index + 1, total, endpoint, first=index == first
+            )
+
+        try:
+            update(unique_ids, skip_deleted=self.skip_deleted, start_batch=cursor.next_batch, on_batch=record)
+        except ApolloRateLimitError as error:
+            left = len(unique_ids) - cursor.next_batch * ID_BATCH_SIZE
+            raise self.stopped_at(
+                error, cursor.to_json(), f"{left:,} of {len(unique_ids):,} contacts"
+            ) from None
+        except ApolloValidationError as error:
+            if error.deleted_contact_ids:
+                raise self._report_deleted(error, action) from None
+            raise
         if skipped:
             self.log.warning("Skipped %d deleted contacts (skip_deleted=True): %s", len(skipped), skipped)
+        left_out = set(skipped)
+        return [contact_id for contact_id in unique_ids if contact_id not in left_out]
 
 
 class ApolloUpdateStagesOperator(_ApolloBulkUpdateOperator):
@@ -195,53 +321,88 @@ class ApolloUpdateStagesOperator(_ApolloBulkUpdateOperator):
         if not is_resolved_later(contact_stage):
             non_empty_string(contact_stage, "contact_stage", "a stage id or name")
 
-    def execute(self, context: Context) -> list[str]:
+    def run_job(self, context: Context, checkpoint: Any) -> list[str]:
         contact_ids = contact_ids_value(self.contact_ids)
         stage = non_empty_string(self.contact_stage, "contact_stage", "a stage id or name")
         stage_id = self.hook.resolve_contact_stage_id(stage)
         stage_label = self.hook.contact_stage_name(stage_id)
-        try:
-            updated = self.hook.update_contact_stages(contact_ids, stage_id, skip_deleted=self.skip_deleted)
-        except ApolloValidationError as error:
-            if error.deleted_contact_ids:
-                raise self._report_deleted(error, f"move contacts to stage {stage_label}") from None
-            raise
-        self._log_skipped(updated)
+        updated = self._update(
+            functools.partial(self.hook.update_contact_stages, contact_stage_id=stage_id),
+            PATH_UPDATE_STAGES,
+            f"move contacts to stage {stage_label}",
+            contact_ids,
+            checkpoint,
+        )
         self.log.info("Moved %d contacts to stage %s", len(updated), stage_label)
-        return [str(contact["id"]) for contact in updated]
+        return updated
 
 
 class ApolloUpdateOwnersOperator(_ApolloBulkUpdateOperator):
     """
-    Assign contacts to an owner (an Apollo user), in batches of 100.
+    Assign contacts to an owner (an Apollo user, by id or email), in batches of 100.
 
     :param contact_ids: the contacts' ids: a list, an ``XComArg`` or a template rendering to a list.
-    :param owner_id: the Apollo user id of the new owner. Templated.
+    :param owner: the new owner: an Apollo user id, or the user's email (looked up through Apollo's
+        users endpoint, which needs a master key; a 403 fails saying so). Templated (as
+        ``apollo_owner``). Here ``owner`` means the Apollo owner: the Airflow task owner comes from
+        ``default_args`` as usual and never becomes the Apollo owner.
+    :param owner_id: the Apollo user id of the new owner (instead of ``owner``). Templated.
     :param skip_deleted: update the other contacts when some are deleted (and log their ids) instead
         of failing.
     :param apollo_conn_id: the Airflow connection id.
     """
 
-    template_fields: Sequence[str] = ("contact_ids", "owner_id")
+    template_fields: Sequence[str] = ("contact_ids", "owner_id", "apollo_owner")
 
-    def __init__(self, *, contact_ids: list[str] | str, owner_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, contact_ids: list[str] | str, owner_id: str | None = None, **kwargs: Any) -> None:
+        # ``owner`` is taken from kwargs, not declared: Airflow fills declared arguments from the DAG's
+        # default_args, and default_args' ``owner`` (the Airflow task owner) must not become the Apollo owner.
+        owner = kwargs.pop("owner", None)
         super().__init__(contact_ids=contact_ids, **kwargs)
+        if owner_id is None and owner is None:
+            raise ApolloArgumentError(
+                f"{type(self).__name__} {self.task_id!r}: owner_id must be a non-empty string (an Apollo "
+                "user id), or pass owner= (a user id or the user's email); got neither."
+            )
+        if owner_id is not None and owner is not None:
+            raise ApolloArgumentError(
+                f"{type(self).__name__} {self.task_id!r}: pass one of owner= (a user id or the user's "
+                "email) or owner_id= (a user id), not both."
+            )
         self.owner_id = owner_id
-        if not is_resolved_later(owner_id):
+        self.apollo_owner = owner
+        if owner_id is not None and not is_resolved_later(owner_id):
             non_empty_string(owner_id, "owner_id", "an Apollo user id")
+        if owner is not None and not is_resolved_later(owner):
+            non_empty_string(owner, "owner", "an Apollo user id or the user's email")
 
-    def execute(self, context: Context) -> list[str]:
+    def run_job(self, context: Context, checkpoint: Any) -> list[str]:
         contact_ids = contact_ids_value(self.contact_ids)
-        owner_id = non_empty_string(self.owner_id, "owner_id", "an Apollo user id")
-        try:
-            updated = self.hook.update_contact_owners(contact_ids, owner_id, skip_deleted=self.skip_deleted)
-        except ApolloValidationError as error:
-            if error.deleted_contact_ids:
-                raise self._report_deleted(error, f"assign contacts to owner {owner_id}") from None
-            raise
-        self._log_skipped(updated)
+        if self.apollo_owner is not None:
+            # An email is looked up once per hook (users endpoint, master key); an id is used as given.
+            owner = non_empty_string(self.apollo_owner, "owner", "an Apollo user id or the user's email")
+            owner_id = self.hook.resolve_owner_id(owner, "owner")
+        else:
+            owner_id = non_empty_string(self.owner_id, "owner_id", "an Apollo user id")
+        updated = self._update(
+            functools.partial(self.hook.update_contact_owners, owner_id=owner_id),
+            PATH_UPDATE_OWNERS,
+            f"assign contacts to owner {owner_id}",
+            contact_ids,
+            checkpoint,
+        )
         self.log.info("Assigned %d contacts to owner %s", len(updated), owner_id)
-        return [str(contact["id"]) for contact in updated]
+        return updated
+
+
+def _ti(context: Context) -> Any:
+    return context["ti"]
+
+
+def _own_map_index(context: Context) -> dict[str, Any]:
+    # A mapped task reads back its own chunks, not its siblings'.
+    map_index = getattr(_ti(context), "map_index", -1)
+    return {"map_indexes": map_index} if isinstance(map_index, int) and map_index >= 0 else {}
 
 
 __all__ = [

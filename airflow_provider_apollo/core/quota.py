@@ -1,0 +1,192 @@
+"""Hourly and daily quotas: when a long job waits for a reset instead of failing, and what it costs.
+
+Apollo's per-minute window is paced by the rate limiter; its hourly and daily quotas (400-600
+calls an hour per endpoint on paid plans) bound every long job. A job that meets a 429 whose reset
+lies beyond ``max_retry_wait`` saves where it stands (a small JSON cursor), gives its worker slot
+back until the reset, and resumes from the cursor. This module decides whether to wait, for how
+long, and how to describe the plan and what is left; the operators move the bytes and defer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from airflow_provider_apollo.core.ratelimit import WindowUsage
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
+
+DEFAULT_MAX_QUOTA_WAIT = 24 * 3600.0
+# Resume a little after the reset Apollo announced, not a moment before it.
+QUOTA_RESET_MARGIN = 1.0
+QUOTA_RESET_MARGIN_SHARE = 0.01
+WINDOW_SECONDS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
+WINDOW_WORDS = {"minute": "minute", "hour": "hour", "day": "day"}
+WINDOW_RATES = {"minute": "a minute", "hour": "an hour", "day": "a day"}
+
+
+def check_max_quota_wait(value: Any, argument: str = "max_quota_wait") -> float:
+    """Seconds (a number or a ``timedelta``) greater than 0."""
+    if isinstance(value, timedelta):
+        value = value.total_seconds()
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ApolloArgumentError(
+            f"{argument} must be a number of seconds or a timedelta greater than 0, got {value!r}."
+        )
+    return float(value)
+
+
+def is_quota_exhausted(error: BaseException, max_retry_wait: float) -> bool:
+    """A 429 whose reset lies beyond what a worker should sleep: an hourly or daily quota."""
+    return (
+        isinstance(error, ApolloRateLimitError)
+        and error.retry_after is not None
+        and error.retry_after > max_retry_wait
+    )
+
+
+class QuotaExhausted(Exception):
+    """
+    A long job stopped at an exhausted quota; it carries where to resume.
+
+    :param error: Apollo's 429 (its ``retry_after`` says when the quota resets).
+    :param checkpoint: a small JSON value the job resumes from (a cursor, not the data).
+    :param work_left: what is left, in the user's words ("3,200 of 5,000 contacts").
+    """
+
+    def __init__(self, error: ApolloRateLimitError, checkpoint: Any, work_left: str) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.checkpoint = checkpoint
+        self.work_left = work_left
+
+    @property
+    def retry_after(self) -> float:
+        return float(self.error.retry_after or 0.0)
+
+
+@dataclass(frozen=True)
+class QuotaDecision:
+    """Wait ``seconds`` in the triggerer (``defer``), or fail with ``message``."""
+
+    defer: bool
+    seconds: float
+    message: str
+
+
+def decide_quota_wait(
+    stop: QuotaExhausted, *, waited: float, wait_for_quota: bool, max_quota_wait: float
+) -> QuotaDecision:
+    """
+    Whether a job that met an exhausted quota waits for the reset, and for how long.
+
+    It waits (deferred, holding no worker) when ``wait_for_quota`` is on and the total wait stays
+    within ``max_quota_wait``; otherwise the task fails with a message saying what is left.
+    """
+    seconds = stop.retry_after * (1 + QUOTA_RESET_MARGIN_SHARE) + QUOTA_RESET_MARGIN
+    reset = _duration(stop.retry_after)
+    if not wait_for_quota:
+        return QuotaDecision(
+            False,
+            seconds,
+            f"{stop.error} Apollo's quota resets in {reset}; {stop.work_left} left. "
+            "wait_for_quota=False, so the task fails instead of waiting (retrying starts again from the top).",
+        )
+    if waited + seconds > max_quota_wait:
+        return QuotaDecision(
+            False,
+            seconds,
+            f"{stop.error} Waiting {reset} more for Apollo's quota would pass max_quota_wait "
+            f"({_duration(max_quota_wait)}; {_duration(waited)} waited so far); {stop.work_left} left.",
+        )
+    return QuotaDecision(
+        True,
+        seconds,
+        f"Apollo's quota is used up; {stop.work_left} left. Waiting {reset} for the reset in the "
+        "triggerer (no worker slot held), then resuming where the job stopped.",
+    )
+
+
+def describe_plan(what: str, calls: int, endpoint: str, usage: Mapping[str, WindowUsage] | None) -> str:
+    """
+    A job's cost before it starts: ``"3,000 contacts: 30 calls to /contacts/search; 12 left in
+    this hour's quota (400 an hour): about 2 hours"``.
+    """
+    text = f"{what}: {calls:,} call{'s' if calls != 1 else ''} to {endpoint}"
+    binding = binding_window(usage)
+    if binding is None:
+        return text + "; no hourly or daily quota reported"
+    window, left, limit = binding
+    hours = estimate_seconds(calls, usage) / 3600
+    text += f"; {left:,} left in this {WINDOW_WORDS[window]}'s quota ({limit:,} {WINDOW_RATES[window]})"
+    if calls <= left:
+        return text + ": fits in the quota left"
+    return text + f": about {hours:.1f} hours, waiting for quota resets in the triggerer"
+
+
+def binding_window(usage: Mapping[str, WindowUsage] | None) -> tuple[str, int, int] | None:
+    """The hourly or daily window with the fewest calls left, as (window, left, limit)."""
+    best: tuple[str, int, int] | None = None
+    for window in ("hour", "day"):
+        reading = (usage or {}).get(window)
+        if reading is None or reading.limit is None or reading.left is None:
+            continue
+        if best is None or reading.left < best[1]:
+            best = (window, reading.left, reading.limit)
+    return best
+
+
+def estimate_seconds(calls: int, usage: Mapping[str, WindowUsage] | None) -> float:
+    """Roughly how long ``calls`` take under the quotas: whole windows to wait, past what is left."""
+    binding = binding_window(usage)
+    if binding is None or calls <= binding[1]:
+        return 0.0
+    window, left, limit = binding
+    return math.ceil((calls - left) / max(1, limit)) * WINDOW_SECONDS[window]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@dataclass
+class BatchCursor:
+    """
+    Where a batched job (bulk create, stage or owner update) stands: the next batch to send, and
+    what was learned on the way that the result needs (ids skipped as deleted; how many chunks of
+    created ids were saved). Small and JSON-only: it travels in the task's deferral kwargs.
+    """
+
+    next_batch: int = 0
+    skipped_deleted_ids: list[str] | None = None
+    saved_chunks: int = 0
+
+    @classmethod
+    def from_json(cls, value: Any) -> BatchCursor:
+        if value is None:
+            return cls()
+        if not isinstance(value, Mapping):
+            raise ApolloArgumentError(f"a batch checkpoint must be a dict, got {value!r}.")
+        return cls(
+            next_batch=int(value.get("next_batch", 0)),
+            skipped_deleted_ids=list(value.get("skipped_deleted_ids") or []),
+            saved_chunks=int(value.get("saved_chunks", 0)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "next_batch": self.next_batch,
+            "skipped_deleted_ids": list(self.skipped_deleted_ids or []),
+            "saved_chunks": self.saved_chunks,
+        }
