@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
 
 from airflow_provider_apollo.core import (
+    ApiRequest,
+    ApiResponse,
     ApolloConfig,
     RequestStats,
     SearchPager,
+    error_for,
+    get_contact_request,
     no_answer,
     order_bulk_result,
     resolve_stage_filters,
+    validate_search,
 )
 from airflow_provider_apollo.core.health import health_failure, health_request, health_result
+from airflow_provider_apollo.core.responses import parse_retry_after
 from airflow_provider_apollo.core.stage_check import StageCheckResult
 from airflow_provider_apollo.core.validation import check_contact, check_contacts, check_fields
 from airflow_provider_apollo.exceptions import (
@@ -24,6 +31,8 @@ from airflow_provider_apollo.exceptions import (
     ApolloConnectionError,
     ApolloNotFoundError,
     ApolloRateLimitError,
+    ApolloServerError,
+    ApolloValidationError,
 )
 
 STAGES = [
@@ -280,3 +289,138 @@ def test_contact_and_field_checks_name_the_argument_and_the_field() -> None:
         check_fields({})
     with pytest.raises(ApolloArgumentError, match=r"^update\['x'\] must be a JSON value"):
         check_fields({"x": {1, 2}}, "update")
+
+
+# --------------------------------------------------------------------------- responses and errors
+
+
+def _answer(status: int, body: bytes, **headers: str) -> ApiResponse:
+    return ApiResponse(status, {name.replace("_", "-"): value for name, value in headers.items()}, body)
+
+
+@pytest.mark.parametrize(
+    "status, kind",
+    [
+        (401, ApolloAuthError),
+        (403, ApolloAuthError),
+        (404, ApolloNotFoundError),
+        (400, ApolloValidationError),
+        (422, ApolloValidationError),
+        (429, ApolloRateLimitError),
+        (500, ApolloServerError),
+        (503, ApolloServerError),
+        (418, ApolloApiError),
+    ],
+)
+def test_each_status_maps_to_its_error_with_status_body_and_apollos_words(
+    status: int, kind: type[ApolloApiError]
+) -> None:
+    request = get_contact_request("c1")
+    error = error_for(request, _answer(status, b'{"error": "said so"}', retry_after="7"), _config())
+    assert type(error) is kind
+    assert (error.status_code, error.body) == (status, {"error": "said so"})
+    assert str(error) == f"Apollo GET /contacts/{{contact_id}} answered {status}: said so"
+    if status == 429:
+        assert isinstance(error, ApolloRateLimitError) and error.retry_after == 7.0
+
+
+def test_validation_errors_carry_the_deleted_ids_only_from_a_json_body() -> None:
+    request = get_contact_request("c1")
+    deleted = error_for(request, _answer(422, b'{"error": "x", "deleted_contact_ids": ["a"]}'))
+    assert isinstance(deleted, ApolloValidationError) and deleted.deleted_contact_ids == ["a"]
+    text = error_for(request, _answer(400, b"deleted_contact_ids"))
+    assert isinstance(text, ApolloValidationError) and text.deleted_contact_ids == []
+
+
+@pytest.mark.parametrize(
+    "body, said",
+    [
+        (b'{"error": "e", "message": "m"}', "e"),
+        (b'{"message": "m", "error_message": "em"}', "m"),
+        (b'{"error_message": "em"}', "em"),
+        (b'{"error": "", "other": 1}', '{"error": "", "other": 1}'),
+        (b"<html><body>Bad gateway</body></html>", "non-JSON (HTML) response"),
+        (b"  plain words  ", "plain words"),
+        (b"", "empty response"),
+        (b"x" * 600, "x" * 500),
+        (b"\xff\xfe oops", "\ufffd\ufffd oops"),
+    ],
+)
+def test_the_error_message_quotes_what_apollo_said(body: bytes, said: str) -> None:
+    error = error_for(get_contact_request("c1"), _answer(500, body))
+    assert str(error) == f"Apollo GET /contacts/{{contact_id}} answered 500: {said}"
+
+
+def test_a_long_json_error_body_is_cut_at_500_characters() -> None:
+    body = b'{"detail": "' + b"y" * 600 + b'"}'
+    assert str(error_for(get_contact_request("c"), _answer(500, body))).endswith('{"detail": "' + "y" * 488)
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [
+        (None, None),
+        ("", None),
+        ("  ", None),
+        ("0.5", 0.5),
+        ("-3", 0.0),
+        ("inf", None),
+        ("nan", None),
+        ("soon", None),
+    ],
+)
+def test_retry_after_is_seconds_never_negative_or_infinite(value: str | None, seconds: float | None) -> None:
+    assert parse_retry_after(value) == seconds
+
+
+def test_error_messages_never_show_the_key() -> None:
+    config = _config()
+    body = b'{"error": "bad key k-123456789"}'
+    assert "k-123456789" not in str(error_for(get_contact_request("c"), _answer(401, body), config))
+    assert config.redact("url?api_key=k-123456789") == "url?api_key=***"
+
+
+def test_requests_describe_themselves_by_endpoint_and_quote_ids() -> None:
+    request = get_contact_request("a/b c")
+    assert request.path == "/contacts/a%2Fb%20c"
+    assert (request.method, request.endpoint) == ("GET", "/contacts/{contact_id}")
+    assert request.describe() == "GET /contacts/{contact_id}" == request.rate_key
+    assert ApiRequest("POST", "/x").describe() == "POST /x"
+
+
+def test_waits_are_added_up_by_reason_and_only_retries_count_as_retries() -> None:
+    stats = RequestStats()
+    stats.record_wait("pacing", 0.5)
+    stats.record_wait("pacing", 0.25)
+    stats.record_wait("retry", 1.5)
+    snapshot = stats.snapshot()
+    assert (snapshot.retries, snapshot.retry_wait_seconds, snapshot.pacing_wait_seconds) == (1, 1.5, 0.75)
+
+
+@pytest.mark.parametrize(
+    "filters, per_page, max_records, named",
+    [
+        ("q", 10, None, "search filters must be a dict, got str"),
+        ({"page": 2}, 10, None, "must not contain 'page'"),
+        ({"per_page": 2}, 10, None, "must not contain 'per_page'"),
+        ({"api_key": "k"}, 10, None, "must not contain 'api_key'"),
+        ({}, 0, None, "per_page must be an integer from 1 to 100"),
+        ({}, 101, None, "per_page must be an integer from 1 to 100"),
+        ({}, 10, -1, "max_records must be a non-negative integer or None, got -1"),
+        ({}, 10, True, "max_records must be a non-negative integer or None, got True"),
+        ({}, 10, 2.5, "max_records"),
+        ({"sort_by_field": "name"}, 10, None, "sort_by_field must be one of"),
+    ],
+)
+def test_search_arguments_are_refused_naming_the_argument(
+    filters: object, per_page: object, max_records: object, named: str
+) -> None:
+    with pytest.raises(ApolloArgumentError, match=re.escape(named)):
+        validate_search(filters, per_page, max_records)
+
+
+def test_valid_search_arguments_pass_as_a_copy() -> None:
+    filters = {"sort_by_field": "contact_updated_at"}
+    checked = validate_search(filters, 100, 0)
+    assert checked == filters and checked is not filters
+    assert validate_search(None, 1, None) == {}
