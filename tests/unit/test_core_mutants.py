@@ -11,7 +11,9 @@ from airflow_provider_apollo.core import (
     ApiRequest,
     ApiResponse,
     ApolloConfig,
+    RateLimiter,
     RequestStats,
+    RetryPolicy,
     SearchPager,
     error_for,
     get_contact_request,
@@ -22,7 +24,7 @@ from airflow_provider_apollo.core import (
 )
 from airflow_provider_apollo.core.health import health_failure, health_request, health_result
 from airflow_provider_apollo.core.responses import parse_retry_after
-from airflow_provider_apollo.core.stage_check import StageCheckResult
+from airflow_provider_apollo.core.stage_check import StageCheckResult, _in_target, _rotating_slice
 from airflow_provider_apollo.core.validation import check_contact, check_contacts, check_fields
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
@@ -424,3 +426,72 @@ def test_valid_search_arguments_pass_as_a_copy() -> None:
     checked = validate_search(filters, 100, 0)
     assert checked == filters and checked is not filters
     assert validate_search(None, 1, None) == {}
+
+
+# --------------------------------------------------------------------------- rate limiter and retries
+
+
+def _minute(status: int, limit: int, used: int, retry_after: float | None = None) -> ApiResponse:
+    headers = {
+        "x-rate-limit-minute": str(limit),
+        "x-minute-usage": str(used),
+        "x-minute-requests-left": str(max(limit - used, 0)),
+    }
+    if retry_after is not None:
+        headers["retry-after"] = str(retry_after)
+    return ApiResponse(status, headers, b"{}")
+
+
+def _after_429(response: ApiResponse, at: float = 100.0) -> tuple[RateLimiter, str]:
+    limiter, key = RateLimiter(), "GET /contacts/{contact_id}"
+    _, ticket = limiter.acquire(key, at)
+    assert ticket is not None
+    limiter.observe(key, response, at, at, ticket)
+    return limiter, key
+
+
+def test_a_429_on_a_used_up_minute_holds_requests_until_its_retry_after_plus_the_margin() -> None:
+    limiter, key = _after_429(_minute(429, 5, 5, retry_after=2.0))
+    # The window was never seen open (no learned length): the margin is the fixed 0.05 s.
+    assert limiter.acquire(key, 100.0) == (pytest.approx(2.05), None)
+    assert limiter.acquire(key, 101.0) == (pytest.approx(1.05), None)
+    wait, ticket = limiter.acquire(key, 102.1)
+    assert wait == 0.0 and ticket is not None
+
+
+def test_a_429_while_the_minute_has_room_or_for_a_longer_quota_does_not_pace() -> None:
+    # One request left in the minute: the 429 is another quota's, the limiter has nothing to wait for.
+    limiter, key = _after_429(_minute(429, 5, 4, retry_after=5.0))
+    assert limiter.acquire(key, 100.0)[1] is not None
+    # Longer than 1.5 minutes: an hourly or daily quota; the retry policy raises instead.
+    limiter, key = _after_429(_minute(429, 5, 5, retry_after=100.0))
+    assert limiter.acquire(key, 100.0)[1] is not None
+    # Exactly 1.5 minutes is still the minute window.
+    limiter, key = _after_429(_minute(429, 5, 5, retry_after=90.0))
+    assert limiter.acquire(key, 100.0) == (pytest.approx(90.05), None)
+
+
+def test_a_retry_after_equal_to_the_longest_wait_is_still_waited_out() -> None:
+    policy = RetryPolicy(max_retries=3, max_retry_wait=5.0)
+    assert policy.should_retry(ApolloRateLimitError("x", retry_after=5.0), idempotent=False)
+    assert not policy.should_retry(ApolloRateLimitError("x", retry_after=5.01), idempotent=True)
+    assert policy.should_retry(ApolloRateLimitError("x"), idempotent=False)
+
+
+def test_the_probe_slice_rotates_through_every_not_found_id() -> None:
+    items = [f"id{i}" for i in range(7)]
+    assert [_rotating_slice(items, round_number, 5) for round_number in range(3)] == [
+        items[:5],
+        items[5:],
+        items[:5],
+    ]
+    assert _rotating_slice(items[:5], 3, 5) == items[:5]
+
+
+def test_a_search_answer_counts_only_watched_contacts_in_a_target_stage() -> None:
+    page = [
+        {"id": "w1", "contact_stage_id": "s-replied"},
+        {"id": "w2", "contact_stage_id": "s-cold"},
+        {"id": "other", "contact_stage_id": "s-replied"},
+    ]
+    assert _in_target(page, {"w1", "w2"}, {"s-replied"}) == {"w1"}
