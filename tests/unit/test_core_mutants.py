@@ -495,3 +495,79 @@ def test_a_search_answer_counts_only_watched_contacts_in_a_target_stage() -> Non
         {"id": "other", "contact_stage_id": "s-replied"},
     ]
     assert _in_target(page, {"w1", "w2"}, {"s-replied"}) == {"w1"}
+
+
+# --------------------------------------------------------------------------- second pass of survivors
+
+
+def test_stage_names_for_messages() -> None:
+    from airflow_provider_apollo.core import stage_name
+
+    stages = [{"id": "a", "name": "internal-a"}, {"id": "b", "display_name": "Bee", "name": "internal-b"}]
+    assert [stage_name(stages, i) for i in ("a", "b", "zz")] == ["internal-a", "Bee", "zz"]
+    assert stage_name([{"id": "c"}], "c") == "c"
+
+
+def test_bulk_answers_match_on_a_last_name_alone_and_on_the_company() -> None:
+    inputs = [
+        {"last_name": "Lee", "organization_name": "Beta"},
+        {"last_name": "Lee", "organization_name": "Acme"},
+    ]
+    returned = [
+        {"id": "acme", "last_name": "lee", "organization_name": "ACME"},
+        {"id": "beta", "last_name": "Lee", "organization_name": "beta "},
+    ]
+    assert [c["id"] for c in order_bulk_result(inputs, returned, [])] == ["beta", "acme"]
+    with pytest.raises(ApolloApiError, match="some inputs could not be matched to a contact"):
+        order_bulk_result([{"first_name": "A"}, {"first_name": "B"}], [{"id": "1", "first_name": "A"}], [])
+
+
+def test_the_missing_message_counts_more_only_past_twenty() -> None:
+    twenty = StageCheckResult(done=[], missing=[f"i{n}" for n in range(20)], waiting=[], calls=1)
+    assert "more" not in twenty.missing_message()
+    twenty_one = StageCheckResult(done=[], missing=[f"i{n}" for n in range(21)], waiting=[], calls=1)
+    assert twenty_one.missing_message().endswith(" and 1 more.")
+
+
+def test_health_request_is_a_get_on_the_health_endpoint() -> None:
+    request = health_request(_config())
+    assert (request.method, request.endpoint, request.rate_key) == ("GET", "/auth/health", "GET /auth/health")
+
+
+def test_apollos_words_are_cut_at_300_characters() -> None:
+    said = health_failure(ApolloAuthError("x", status_code=401, body={"error": "e" * 400}), _config())
+    assert said.endswith("Apollo said: " + "e" * 300)
+    said = health_failure(ApolloAuthError("x", status_code=401, body="t" * 400), _config())
+    assert said.endswith("Apollo said: " + "t" * 300)
+
+
+def test_search_argument_messages_say_what_to_use_instead() -> None:
+    with pytest.raises(ApolloArgumentError, match=re.escape("(use per_page= and max_records=).")):
+        validate_search({"page": 1}, 10, None)
+    with pytest.raises(ApolloArgumentError, match="contact_created_at, contact_updated_at; got .x.\\.$"):
+        validate_search({"sort_by_field": "x"}, 10, None)
+
+
+def test_checks_refuse_booleans_as_integers_and_name_the_bad_value_type() -> None:
+    from airflow_provider_apollo.core import check_int_range
+
+    with pytest.raises(ApolloArgumentError, match="got True"):
+        check_int_range(True, "concurrency", 0, 8)
+    with pytest.raises(ApolloArgumentError, match="got set: "):
+        check_fields({"x": {1}})
+
+
+def test_waits_of_a_new_reason_start_from_zero_and_pacing_is_rounded() -> None:
+    stats = RequestStats()
+    stats.record_wait("other", 0.5)
+    stats.record_wait("pacing", 0.12345)
+    assert stats.snapshot().as_dict()["pacing_wait_seconds"] == 0.123
+    assert stats._waits["other"] == 0.5
+
+
+def test_a_timeout_is_recognised_by_its_type_name() -> None:
+    class ReadTimeout(Exception):
+        pass
+
+    assert no_answer(ReadTimeout("slow")).reason == "timed out"
+    assert no_answer(ValueError("other")).reason == "connection dropped"
