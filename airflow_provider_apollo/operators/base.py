@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
+import time
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -20,6 +20,9 @@ from airflow_provider_apollo.core import (
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
+
+# A backstop for a lost triggerer: the deferral times out this long after the reset.
+DEFERRAL_TIMEOUT_MARGIN = 600.0
 
 
 class ApolloBaseOperator(BaseOperator):
@@ -99,16 +102,15 @@ class ApolloLongJobOperator(ApolloBaseOperator):
     def execute(self, context: Context) -> Any:
         return self._run(context, None, 0.0)
 
-    def execute_after_quota(
-        self,
-        context: Context,
-        event: Any = None,
-        checkpoint: Any = None,
-        quota_waited: float = 0.0,
-    ) -> Any:
-        """Resume after the quota reset: from the checkpoint saved when the job deferred."""
+    def execute_after_quota(self, context: Context, event: Any = None, **kwargs: Any) -> Any:
+        """Resume after the quota reset, from the checkpoint the trigger hands back."""
+        if not isinstance(event, dict) or event.get("status") != "reset":
+            raise AirflowException(
+                f"{type(self).__name__}: unexpected event from the quota trigger: {event!r}"
+            )
+        checkpoint = event.get("checkpoint")
         self.log.info("Apollo's quota has reset; resuming from %s", checkpoint)
-        return self._run(context, checkpoint, float(quota_waited))
+        return self._run(context, checkpoint, float(event.get("quota_waited") or 0.0))
 
     def _run(self, context: Context, checkpoint: Any, quota_waited: float) -> Any:
         try:
@@ -123,16 +125,15 @@ class ApolloLongJobOperator(ApolloBaseOperator):
             if not decision.defer:
                 raise AirflowException(decision.message) from stop.error
             self.log.warning(decision.message)
+            # Imported when deferring, not at DAG parse time.
+            from airflow_provider_apollo.triggers.quota import ApolloQuotaResetTrigger
+
             self.defer(
-                trigger=_reset_trigger(decision.seconds),
+                trigger=ApolloQuotaResetTrigger(
+                    reset_at=time.time() + decision.seconds,
+                    checkpoint=stop.checkpoint,
+                    quota_waited=quota_waited + decision.seconds,
+                ),
                 method_name="execute_after_quota",
-                kwargs={"checkpoint": stop.checkpoint, "quota_waited": quota_waited + decision.seconds},
+                timeout=timedelta(seconds=decision.seconds + DEFERRAL_TIMEOUT_MARGIN),
             )
-
-
-def _reset_trigger(seconds: float) -> Any:
-    # Imported when deferring, not at DAG parse time.
-    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-
-    moment = datetime.datetime.now(datetime.timezone.utc) + timedelta(seconds=seconds)
-    return DateTimeTrigger(moment=moment)

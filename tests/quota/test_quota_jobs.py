@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 import time
 from collections.abc import Iterator
@@ -67,13 +69,16 @@ def run_with_deferrals(operator: Any, context: dict[str, Any]) -> tuple[Any, lis
     except TaskDeferred as deferred:
         pending = deferred
     while True:
-        kwargs = json.loads(json.dumps(pending.kwargs))  # the deferral's kwargs are stored as JSON
-        deferrals.append(kwargs)
         assert pending.method_name == "execute_after_quota"
-        moment = pending.trigger.moment.timestamp()
-        time.sleep(max(0.0, moment - time.time()))
+        classpath, kwargs = pending.trigger.serialize()
+        kwargs = json.loads(json.dumps(kwargs))  # trigger kwargs are stored as JSON
+        deferrals.append(kwargs)
+        module, _, name = classpath.rpartition(".")
+        trigger = getattr(importlib.import_module(module), name)(**kwargs)
+        event = asyncio.run(anext(trigger.run())).payload
+        assert time.time() >= kwargs["reset_at"]
         try:
-            return operator.execute_after_quota(context, event=None, **kwargs), deferrals
+            return operator.execute_after_quota(context, event=json.loads(json.dumps(event))), deferrals
         except TaskDeferred as deferred:
             pending = deferred
 
