@@ -1,10 +1,15 @@
 """`make demo`: run the example outreach DAG end to end on loopback (Apollo emulator + local S3) and summarise.
 
-Starts the Apollo emulator (500 seeded contacts; a share of the contacts moved to "Approaching"
-reply a few seconds later) and moto's S3 server, points ``apollo_default`` and ``aws_default`` at
-them through ``AIRFLOW_CONN_*`` variables, runs ``example_dags/apollo_outreach_pipeline.py`` with
-``dag.test()`` on the local SQLite metadata DB (the deferred sensor's trigger runs inline), and
-prints what happened. Nothing leaves the machine. Exit code 0 only when the DAG run succeeded.
+Starts the Apollo emulator (500 seeded contacts and its default team: users, mailboxes, sequences,
+lists, custom fields) on a fast clock, so a sequence step lasts 1.5 s and prospects reply within
+seconds; starts moto's S3 server; points ``apollo_default`` and ``aws_default`` at them through
+``AIRFLOW_CONN_*`` variables; runs ``example_dags/apollo_outreach_pipeline.py`` with ``dag.test()``
+on the local SQLite metadata DB (the deferred sensor's trigger runs inline); and prints what each
+step did. Nothing leaves the machine. Exit code 0 only when the DAG run succeeded.
+
+Before the run, one of the DAG's prospects (Rahul) is already in another sequence, as happens in a
+real team: Apollo declines to enroll him, and the summary shows that reason next to the other one
+(a contact without an email address).
 
 It lives in the repository, not in the installed package: it runs the repository's example DAGs.
 Run it with ``make demo`` (or ``.venv/bin/python demo/run_demo.py``) from a checkout.
@@ -30,13 +35,22 @@ EXAMPLE_DAGS = REPO / "example_dags"
 DAG_ID = "apollo_outreach_pipeline"
 BUCKET = "apollo-demo-exports"
 SEED_CONTACTS = 500
-REPLY_AFTER_SECONDS = 4.0
-REPLY_FRACTION = 0.3
-# A small per-minute quota on a fast clock (a "minute" lasts 6 s): the run meets real 429s with
-# retry-after and shows the hook waiting them out, without making the demo slow.
-RATE_LIMIT_PER_MINUTE = 8
+# A fast clock: one emulated second lasts 0.1 s, so a "minute" of rate limit lasts 6 s and a
+# sequence step of 30 emulated seconds lasts 3 s (prospects reply after one to four steps).
 TIME_SCALE = 0.1
-PREVIEW_LINES = 3
+SEQUENCE_STEP_SECONDS = 30.0
+SEQUENCE_REPLY_FRACTION = 0.3
+SEQUENCE_BOUNCE_FRACTION = 0.1
+# A small per-minute quota: the run meets real 429s with retry-after and shows the hooks waiting
+# them out (the sensor's checks read one contact a request), without making the demo slow.
+RATE_LIMIT_PER_MINUTE = 12
+# The deferred sensor checks the sequence every second (the DAG's default is 10 minutes).
+REPLY_CHECK_SECONDS = "1"
+# The prospect who is already in another sequence when the run starts.
+BUSY_PROSPECT_EMAIL = "rahul.menon@tessellate.io"
+OTHER_SEQUENCE = "Inbound demo follow-up"
+OTHER_MAILBOX = "grace.hopper@emulated-team.example"
+PREVIEW_LINES = 2
 PREVIEW_WIDTH = 160
 MOTO_START_TIMEOUT = 30.0
 
@@ -46,12 +60,16 @@ class DemoResult:
     """What the run did, read back from XCom, S3 and the emulator."""
 
     state: str
+    params: dict[str, Any] = field(default_factory=dict)
     xcom: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    already_there: int = 0
+    fields_set: int = 0
+    on_list: int = 0
+    final_statuses: Counter[str] = field(default_factory=Counter)
     s3_uri: str | None = None
-    record_count: int | None = None
     s3_lines: list[str] = field(default_factory=list)
     s3_bytes: int = 0
-    replied_in_emulator: int = 0
     api_calls: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     calls_by_endpoint: Counter[str] = field(default_factory=Counter)
@@ -76,6 +94,7 @@ def prepare_environment() -> None:
     os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
     os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+    os.environ["APOLLO_OUTREACH_CHECK_SECONDS"] = REPLY_CHECK_SECONDS
     # moto accepts any credentials; these keep boto3 from looking for a real AWS profile.
     os.environ["AWS_ACCESS_KEY_ID"] = "demo"
     os.environ["AWS_SECRET_ACCESS_KEY"] = "demo"
@@ -106,8 +125,8 @@ def start_s3(stack: ExitStack) -> str:
             time.sleep(0.1)
 
 
-def connect(emulator_url: str, api_key: str, s3_endpoint: str, owner_id: str) -> None:
-    """Point Airflow's connections and Variables at the local services, through the environment."""
+def connect(emulator_url: str, api_key: str, s3_endpoint: str) -> None:
+    """Point Airflow's connections and the bucket Variable at the local services, through the environment."""
     os.environ["AIRFLOW_CONN_APOLLO_DEFAULT"] = json.dumps(
         {"conn_type": "apollo", "password": api_key, "host": emulator_url}
     )
@@ -120,11 +139,10 @@ def connect(emulator_url: str, api_key: str, s3_endpoint: str, owner_id: str) ->
         }
     )
     os.environ["AIRFLOW_VAR_APOLLO_S3_BUCKET"] = BUCKET
-    os.environ["AIRFLOW_VAR_APOLLO_OWNER_ID"] = owner_id
 
 
-def run_dag() -> Any:
-    """Load the example DAG from the DAGs folder and run it once with ``dag.test()``; returns the DagRun."""
+def load_dag() -> Any:
+    """The example DAG, from the DAGs folder."""
     from airflow.dag_processing.dagbag import DagBag
 
     dagbag = DagBag(dag_folder=str(EXAMPLE_DAGS))
@@ -133,9 +151,21 @@ def run_dag() -> Any:
     dag = dagbag.get_dag(DAG_ID)
     if dag is None:
         raise SystemExit(f"{DAG_ID} not found in {EXAMPLE_DAGS}")
-    # The owner comes from the Variable apollo_owner_id set in connect(); the DAG's default
-    # contacts are the batch.
-    return dag.test()
+    return dag
+
+
+def put_prospect_in_another_sequence() -> str:
+    """Rahul is already in another sequence (paused there) when the campaign starts; returns his id."""
+    from airflow_provider_apollo.hooks.apollo import ApolloHook
+
+    hook = ApolloHook()
+    rahul = hook.create_contact(
+        {"first_name": "Rahul", "last_name": "Menon", "email": BUSY_PROSPECT_EMAIL}, run_dedupe=True
+    )
+    sequence = hook.find_sequence(OTHER_SEQUENCE)
+    mailbox = hook.resolve_mailbox(OTHER_MAILBOX)
+    hook.add_to_sequence(sequence.id, [rahul["id"]], mailbox=mailbox.id, status="paused")
+    return str(rahul["id"])
 
 
 def read_xcoms(dag_run: Any) -> dict[str, Any]:
@@ -163,44 +193,91 @@ def read_s3(endpoint: str, uri: str) -> tuple[list[str], int]:
 
 
 def endpoint_of(path: str) -> str:
-    """Group recorded request paths by endpoint: contact ids become ``{id}``."""
+    """Group recorded request paths by endpoint: ids (24 hex characters) become ``{id}``."""
     parts = path.split("?")[0].split("/")
     return "/".join("{id}" if len(part) == 24 and part.isalnum() else part for part in parts)
 
 
+def sequence_status(membership: dict[str, Any] | None) -> str:
+    """One membership's status as the sensor names them: replied and bounced read from the reasons."""
+    if membership is None:
+        return "not in the sequence"
+    if membership.get("status") == "finished" and membership.get("inactive_reason") == "replied":
+        return "replied"
+    if membership.get("failure_reason") == "bounced":
+        return "bounced"
+    return str(membership.get("status"))
+
+
+def counts_text(counter: Counter[str] | dict[str, int]) -> str:
+    return ", ".join(f"{name} {count}" for name, count in sorted(counter.items())) or "none"
+
+
 def summarise(result: DemoResult) -> str:
     created = result.xcom.get("create_contacts") or []
-    moved = result.xcom.get("start_outreach") or []
+    listed = result.xcom.get("add_to_list") or []
+    enrolled = result.xcom.get("enroll") or []
+    skipped: dict[str, str] = result.xcom.get("enroll.skipped_contacts") or {}
+    reached: dict[str, list[str]] = result.xcom.get("wait_for_replies") or {}
+    moved = result.xcom.get("move_repliers") or []
     owned = result.xcom.get("assign_owner") or []
-    replied = result.xcom.get("wait_for_replies") or []
     exported = result.xcom.get("export_responders") or []
-    status_text = ", ".join(f"{status}: {count}" for status, count in sorted(result.statuses.items()))
+    params = result.params
+
+    def row(label: str, value: object, note: str = "") -> str:
+        return f"  {label:<44}{value!s:>4}" + (f"  {note}" if note else "")
+
+    reached_text = ", ".join(f"{status} {len(ids)}" for status, ids in reached.items())
     lines = [
         "",
-        "=" * 78,
+        "=" * 86,
         f"Apollo outreach demo: DAG run {result.state.upper()} in {result.seconds:.1f} s",
-        "=" * 78,
-        f"  contacts created (bulk, deduped)     {len(created)}",
-        f"  moved to stage Approaching           {len(moved)}",
-        f"  assigned to the owner                {len(owned)}",
-        f"  replied when the sensor fired        {len(replied)}  (deferred sensor, require='any')",
-        f"  replied by the end of the run        {result.replied_in_emulator}",
-        f"  exported responders                  {len(exported)}",
+        "=" * 86,
+        row(
+            "1 contacts created (bulk, deduped)",
+            len(created),
+            f"{result.fields_set} new, custom fields by label and picklists by text; "
+            f"{result.already_there} already in Apollo",
+        ),
+        row(f"2 added to list {params.get('list_name')!r}", len(listed), f"{result.on_list} on it in Apollo"),
+        row(
+            f"3 enrolled in {params.get('sequence')!r}",
+            len(enrolled),
+            f"sending from {params.get('mailbox')}",
+        ),
+        row("  skipped by Apollo", len(skipped)),
+    ]
+    for contact_id, reason in sorted(skipped.items(), key=lambda item: result.names.get(item[0], "")):
+        lines.append(f"      {result.names.get(contact_id, contact_id):<20} {reason}")
+    lines += [
+        row(
+            "4 replied when the sensor fired",
+            len(reached.get("replied", [])),
+            f"deferred, require='any': {reached_text}",
+        ),
+        f"  {'  sequence statuses at the end of the run':<48}  {counts_text(result.final_statuses)}",
+        row("5 moved to stage 'Replied'", len(moved)),
+        row("6 assigned to the owner", len(owned), f"{params.get('owner')}, given by email"),
+        row("7 exported to S3", len(exported)),
     ]
     if result.s3_uri:
-        lines.append(f"  S3 object                            {result.s3_uri} ({result.s3_bytes:,} bytes)")
+        lines.append(f"      {result.s3_uri} ({result.s3_bytes:,} bytes)")
         for line in result.s3_lines:
             preview = line if len(line) <= PREVIEW_WIDTH else line[: PREVIEW_WIDTH - 3] + "..."
             lines.append(f"      {preview}")
-    lines.append(f"  Apollo API calls                     {result.api_calls}  (HTTP status: {status_text})")
+    status_text = ", ".join(f"{status}: {count}" for status, count in sorted(result.statuses.items()))
+    lines.append(row("Apollo API calls by the run", result.api_calls, f"HTTP status {status_text}"))
     for endpoint, count in result.calls_by_endpoint.most_common():
         lines.append(f"      {count:4d}  {endpoint}")
     lines.append(
-        f"  429 rate-limit answers met           {result.statuses.get(429, 0)}"
-        f"  (quota: {RATE_LIMIT_PER_MINUTE} calls per endpoint per emulated minute"
-        + ("; each waited out and retried)" if result.state == "success" else ")")
+        row(
+            "429 rate-limit answers met",
+            result.statuses.get(429, 0),
+            f"quota: {RATE_LIMIT_PER_MINUTE} calls per endpoint per emulated minute"
+            + ("; each waited out and retried" if result.state == "success" else ""),
+        )
     )
-    lines.append("=" * 78)
+    lines.append("=" * 86)
     return "\n".join(lines)
 
 
@@ -212,10 +289,11 @@ def main() -> int:
     with ExitStack() as stack:
         emulator = ApolloEmulator(
             api_key=f"demo-{secrets.token_hex(8)}",
-            reply_after=REPLY_AFTER_SECONDS,
-            reply_fraction=REPLY_FRACTION,
             rate_limits={"minute": RATE_LIMIT_PER_MINUTE},
             time_scale=TIME_SCALE,
+            sequence_step_seconds=SEQUENCE_STEP_SECONDS,
+            sequence_reply_fraction=SEQUENCE_REPLY_FRACTION,
+            sequence_bounce_fraction=SEQUENCE_BOUNCE_FRACTION,
             seed=2022,
         )
         emulator.seed_contacts(SEED_CONTACTS)
@@ -226,32 +304,52 @@ def main() -> int:
         import boto3
 
         boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=BUCKET)
-        owner_id = str(emulator.users[0]["id"])
-        connect(emulator.url, emulator.api_key, s3_endpoint, owner_id)
+        connect(emulator.url, emulator.api_key, s3_endpoint)
+        dag = load_dag()
+        put_prospect_in_another_sequence()
+        existing = set(emulator.contacts)
+        # The run starts with fresh quotas, and the summary counts only the run's own calls.
+        emulator.reset_rate_limits()
+        first_request = len(emulator.requests)
         print(
-            f"Apollo emulator on {emulator.url} ({SEED_CONTACTS} contacts), S3 on {s3_endpoint}, "
+            f"Apollo emulator on {emulator.url} ({SEED_CONTACTS} contacts; team: "
+            f"{len(emulator.users)} users, {len(emulator.sequences)} sequences), S3 on {s3_endpoint}, "
             f"bucket {BUCKET}; running {DAG_ID} with dag.test()",
             flush=True,
         )
-        dag_run = run_dag()
+        dag_run = dag.test()
         result = DemoResult(state=str(getattr(dag_run.state, "value", dag_run.state)))
         result.seconds = time.monotonic() - started
+        result.params = {name: dag.params[name] for name in ("list_name", "sequence", "mailbox", "owner")}
         result.xcom = read_xcoms(dag_run)
+        created = result.xcom.get("create_contacts") or []
+        contacts = emulator.contacts
+        result.names = {
+            i: f"{contacts[i].get('first_name')} {contacts[i].get('last_name')}"
+            for i in created
+            if i in contacts
+        }
+        result.already_there = sum(1 for i in created if i in existing)
+        result.fields_set = sum(
+            1 for i in created if i not in existing and (contacts.get(i) or {}).get("typed_custom_fields")
+        )
+        label_ids = [label["id"] for label in emulator.labels if label["name"] == result.params["list_name"]]
+        result.on_list = sum(
+            1 for i in created if label_ids and label_ids[0] in (contacts.get(i) or {}).get("label_ids", [])
+        )
+        sequence_id = emulator.sequence_id(result.params["sequence"])
+        result.final_statuses = Counter(
+            sequence_status(emulator.sequence_statuses(i).get(sequence_id))
+            for i in result.xcom.get("enroll") or []
+        )
         result.s3_uri = result.xcom.get("export_responders.s3_uri")
-        result.record_count = result.xcom.get("export_responders.record_count")
         if result.s3_uri:
             result.s3_lines, result.s3_bytes = read_s3(s3_endpoint, result.s3_uri)
-        replied_stage = emulator.stage_id("Replied")
-        created_ids = set(result.xcom.get("create_contacts") or [])
-        result.replied_in_emulator = sum(
-            1
-            for contact_id, contact in emulator.contacts.items()
-            if contact_id in created_ids and contact.get("contact_stage_id") == replied_stage
-        )
-        result.api_calls = len(emulator.requests)
-        result.statuses = dict(emulator.status_counts())
+        requests = emulator.requests[first_request:]
+        result.api_calls = len(requests)
+        result.statuses = dict(Counter(request.status for request in requests))
         result.calls_by_endpoint = Counter(
-            f"{request.method} {endpoint_of(request.path)}" for request in emulator.requests
+            f"{request.method} {endpoint_of(request.path)}" for request in requests
         )
     print(summarise(result), flush=True)
     return 0 if result.state == "success" else 1

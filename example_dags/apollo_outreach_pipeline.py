@@ -1,13 +1,20 @@
-"""Example DAG: an outreach campaign from new Apollo contacts to an S3 file of the people who replied.
+"""Example DAG: an outreach campaign as Apollo teams run it, from new contacts to an S3 file of the repliers.
 
-create the contacts (bulk, deduplicated) -> move them to "Approaching" -> assign an owner ->
-wait, deferred in the triggerer, until someone replies -> export the responders to S3.
-Contact ids travel through XCom from step to step. Nothing here reads a connection, a Variable
-or the network while the file is parsed: connections are read by the tasks, Variables through
-templates at run time.
+create the contacts with custom fields (by label; picklists by their text) -> put them on a list ->
+enroll them in a sequence by name, sending from a mailbox given by its address -> wait, deferred in
+the triggerer, until someone replies -> move the repliers to a stage by name -> hand them to an
+owner given by email -> export them to S3.
+
+Contact ids travel through XCom from step to step. The team's names (sequence, mailbox, owner,
+list) are the run's params: the defaults are the Apollo emulator's team, so ``make demo`` and the
+tests run this file unchanged; against a real account, trigger it with your own in the run's conf.
+Nothing here reads a connection, a Variable or the network while the file is parsed: connections
+are read by the tasks, Variables through templates at run time.
 """
 
 from __future__ import annotations
+
+import os
 
 import pendulum
 from airflow.providers.common.compat.sdk import DAG, Param
@@ -17,15 +24,22 @@ from airflow_provider_apollo.operators.contacts import (
     ApolloUpdateOwnersOperator,
     ApolloUpdateStagesOperator,
 )
-from airflow_provider_apollo.sensors.contact_stage import ApolloContactStageSensor
+from airflow_provider_apollo.operators.lists import ApolloAddToListsOperator
+from airflow_provider_apollo.operators.sequences import ApolloAddToSequenceOperator
+from airflow_provider_apollo.sensors.sequence_status import ApolloSequenceStatusSensor
 from airflow_provider_apollo.transfers.apollo_to_s3 import ApolloSearchToS3Operator
 
 APOLLO_CONN_ID = "apollo_default"
 AWS_CONN_ID = "aws_default"
-# Stages that mean "this person answered": the sensor waits for them, the export selects them.
-RESPONDED_STAGES = ["Replied", "Interested"]
+# The stage repliers move to; the export selects it.
+REPLIED_STAGE = "Replied"
+# How often the deferred sensor checks the sequence (one GET per contact per check). Replies take
+# days, so every 10 minutes is plenty; the demo and the tests set a second or two.
+REPLY_CHECK_SECONDS = float(os.environ.get("APOLLO_OUTREACH_CHECK_SECONDS", "600"))
 
-# The batch a run creates unless the run's conf gives its own ``contacts`` list.
+# The batch a run creates unless the run's conf gives its own ``contacts`` list. Custom fields are
+# given by their labels, picklist values by their text. Lukas has no email address yet (met at a
+# conference): Apollo declines to enroll him, and the run says why.
 DEFAULT_CONTACTS = [
     {
         "first_name": "Maya",
@@ -33,6 +47,7 @@ DEFAULT_CONTACTS = [
         "email": "maya.okafor@northwind-logistics.com",
         "title": "Head of Data",
         "organization_name": "Northwind Logistics",
+        "custom_fields": {"Lead score": 92, "Segment": "Enterprise"},
     },
     {
         "first_name": "Jonas",
@@ -40,6 +55,7 @@ DEFAULT_CONTACTS = [
         "email": "jonas.lindqvist@fjordbank.no",
         "title": "VP of Engineering",
         "organization_name": "Fjord Bank",
+        "custom_fields": {"Lead score": 88, "Segment": "Enterprise"},
     },
     {
         "first_name": "Camille",
@@ -47,6 +63,7 @@ DEFAULT_CONTACTS = [
         "email": "camille.bertrand@lumiere-retail.fr",
         "title": "Chief Data Officer",
         "organization_name": "Lumiere Retail",
+        "custom_fields": {"Lead score": 81, "Segment": "Mid-Market"},
     },
     {
         "first_name": "Rahul",
@@ -54,6 +71,7 @@ DEFAULT_CONTACTS = [
         "email": "rahul.menon@tessellate.io",
         "title": "Staff Data Engineer",
         "organization_name": "Tessellate",
+        "custom_fields": {"Lead score": 64, "Segment": "SMB"},
     },
     {
         "first_name": "Sofia",
@@ -61,6 +79,7 @@ DEFAULT_CONTACTS = [
         "email": "sofia.alvarez@brightpath-health.com",
         "title": "Director of Analytics",
         "organization_name": "BrightPath Health",
+        "custom_fields": {"Lead score": 77, "Segment": "Mid-Market"},
     },
     {
         "first_name": "Ethan",
@@ -68,6 +87,7 @@ DEFAULT_CONTACTS = [
         "email": "ethan.brooks@keystone-energy.com",
         "title": "Platform Engineering Manager",
         "organization_name": "Keystone Energy",
+        "custom_fields": {"Lead score": 71, "Segment": "Enterprise"},
     },
     {
         "first_name": "Hana",
@@ -75,13 +95,14 @@ DEFAULT_CONTACTS = [
         "email": "hana.sato@kumo-games.jp",
         "title": "Data Platform Lead",
         "organization_name": "Kumo Games",
+        "custom_fields": {"Lead score": 69, "Segment": "Mid-Market"},
     },
     {
         "first_name": "Lukas",
         "last_name": "Weber",
-        "email": "lukas.weber@alpenwerk.de",
         "title": "CTO",
         "organization_name": "Alpenwerk",
+        "custom_fields": {"Lead score": 58, "Segment": "SMB", "Lead source detail": "Data Council booth"},
     },
     {
         "first_name": "Amara",
@@ -89,6 +110,7 @@ DEFAULT_CONTACTS = [
         "email": "amara.nwosu@savannah-pay.com",
         "title": "Head of Revenue Operations",
         "organization_name": "Savannah Pay",
+        "custom_fields": {"Lead score": 84, "Segment": "Mid-Market"},
     },
     {
         "first_name": "Daniel",
@@ -96,13 +118,15 @@ DEFAULT_CONTACTS = [
         "email": "daniel.cohen@harborline.com",
         "title": "Analytics Engineering Manager",
         "organization_name": "Harborline",
+        "custom_fields": {"Lead score": 73, "Segment": "SMB"},
     },
 ]
 
 
 with DAG(
     dag_id="apollo_outreach_pipeline",
-    description="Create contacts, start outreach, wait for replies, export the responders to S3.",
+    description="Create contacts, list them, enroll them in a sequence, wait for replies, hand repliers "
+    "to an owner and export them to S3.",
     schedule=None,
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
@@ -110,10 +134,17 @@ with DAG(
     render_template_as_native_obj=True,
     params={
         "contacts": Param(DEFAULT_CONTACTS, type="array", description="Contacts to create (Apollo fields)."),
-        "owner_id": Param(
-            "",
+        "list_name": Param("Data leaders outreach", type="string", description="Apollo list to add them to."),
+        "sequence": Param("Outbound - Data leaders", type="string", description="Sequence name or id."),
+        "mailbox": Param(
+            "ada@outreach.emulated-team.example",
             type="string",
-            description="Apollo user id to own the contacts; empty reads the Variable apollo_owner_id.",
+            description="Mailbox to send from: its address or email account id.",
+        ),
+        "owner": Param(
+            "grace.hopper@emulated-team.example",
+            type="string",
+            description="Apollo user who takes the repliers: email or user id.",
         ),
     },
     tags=["apollo", "example"],
@@ -121,40 +152,57 @@ with DAG(
     # [START howto_outreach_pipeline]
     create_contacts = ApolloCreateContactOperator(
         task_id="create_contacts",
-        contacts="{{ params.contacts }}",
-        run_dedupe=True,  # a re-run updates the same people instead of creating duplicates
+        contacts="{{ params.contacts }}",  # custom_fields by label, picklists by their text
+        run_dedupe=True,  # a re-run finds the same people instead of creating duplicates
         apollo_conn_id=APOLLO_CONN_ID,
     )
-    start_outreach = ApolloUpdateStagesOperator(
-        task_id="start_outreach",
+    add_to_list = ApolloAddToListsOperator(
+        task_id="add_to_list",
         contact_ids=create_contacts.output,
-        contact_stage="Approaching",
+        list_names="{{ params.list_name }}",  # created by Apollo on first use
+        apollo_conn_id=APOLLO_CONN_ID,
+    )
+    enroll = ApolloAddToSequenceOperator(
+        task_id="enroll",
+        sequence="{{ params.sequence }}",  # a sequence name or id
+        contact_ids=add_to_list.output,
+        mailbox="{{ params.mailbox }}",  # an email address or email account id
+        on_skipped="warn",  # contacts Apollo declines go to XCom "skipped_contacts" with the reason
+        apollo_conn_id=APOLLO_CONN_ID,
+    )
+    wait_for_replies = ApolloSequenceStatusSensor(
+        task_id="wait_for_replies",
+        sequence="{{ params.sequence }}",
+        contact_ids=enroll.output,
+        target_statuses=["replied"],
+        require="any",  # go on as soon as one person replies
+        deferrable=True,  # the wait holds no worker slot: the triggerer polls Apollo
+        poke_interval=REPLY_CHECK_SECONDS,
+        timeout=14 * 24 * 60 * 60,
+        apollo_conn_id=APOLLO_CONN_ID,
+    )
+    move_repliers = ApolloUpdateStagesOperator(
+        task_id="move_repliers",
+        contact_ids="{{ ti.xcom_pull(task_ids='wait_for_replies')['replied'] }}",  # {status: [ids]}
+        contact_stage=REPLIED_STAGE,  # a stage name or id
         apollo_conn_id=APOLLO_CONN_ID,
     )
     assign_owner = ApolloUpdateOwnersOperator(
         task_id="assign_owner",
-        contact_ids=start_outreach.output,
-        owner_id="{{ params.owner_id or var.value.apollo_owner_id }}",
+        contact_ids=move_repliers.output,
+        owner="{{ params.owner }}",  # a user's email (needs a master key) or user id
         apollo_conn_id=APOLLO_CONN_ID,
     )
-    wait_for_replies = ApolloContactStageSensor(
-        task_id="wait_for_replies",
-        contact_ids=assign_owner.output,
-        target_stages=RESPONDED_STAGES,
-        require="any",  # go on as soon as one person answers
-        deferrable=True,  # the wait holds no worker slot: the triggerer polls Apollo
-        poke_interval=5,
-        timeout=60 * 60,
-        apollo_conn_id=APOLLO_CONN_ID,
-    )
+    # The Jinja pull does not add a dependency by itself.
+    wait_for_replies >> move_repliers
     # [END howto_outreach_pipeline]
 
     # [START howto_export_responders]
     export_responders = ApolloSearchToS3Operator(
         task_id="export_responders",
         # Stage names, resolved to Apollo's stage ids once per run (an unknown name fails the task).
-        search={"contact_stages": RESPONDED_STAGES},
-        # Only contacts that changed since this run started: this campaign's responders.
+        search={"contact_stages": [REPLIED_STAGE]},
+        # Only contacts that changed since this run started: this campaign's repliers.
         updated_since="{{ dag_run.start_date }}",
         s3_bucket="{{ var.value.get('apollo_s3_bucket', 'apollo-exports') }}",
         s3_key="outreach/{{ dag_run.run_after | ts_nodash }}/responders.jsonl",
@@ -162,5 +210,5 @@ with DAG(
         apollo_conn_id=APOLLO_CONN_ID,
         aws_conn_id=AWS_CONN_ID,
     )
-    wait_for_replies >> export_responders
+    assign_owner >> export_responders
     # [END howto_export_responders]

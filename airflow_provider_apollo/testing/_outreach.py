@@ -34,6 +34,7 @@ from airflow_provider_apollo.testing._data import (
     REASON_MANUALLY_FINISHED,
     REASON_MANUALLY_STOPPED,
     REASON_PAUSED,
+    REASON_REPLIED,
     REASON_SEQUENCE_INACTIVE,
     SEQUENCE_SPECS,
     SYSTEM_FIELD_SPECS,
@@ -330,6 +331,27 @@ class OutreachEndpoints:
             records = [self._require_live(contact_id) for contact_id in ids]
             for record in records:
                 record.email_unsubscribed = True
+                record.updated_ms = self._stamp()
+            self._version += 1
+
+    def reply_in_sequence(self, contact_ids: str | Iterable[str], sequence: str) -> None:
+        """Contacts active in ``sequence`` (name or id) reply now: their membership finishes as ``replied``."""
+        ids = [contact_ids] if isinstance(contact_ids, str) else list(contact_ids)
+        sequence_id = self.sequence_id(sequence)
+        with self._lock:
+            records = [self._require_live(contact_id) for contact_id in ids]
+            now_ms = self._now_ms()
+            for record in records:
+                enrollment = (record.enrollments or {}).get(sequence_id)
+                if enrollment is None:
+                    raise ValueError(f"contact {record.id} is not in sequence {sequence!r}")
+                enrollment.settle(now_ms)
+                if enrollment.status != "active":
+                    raise ValueError(
+                        f"contact {record.id} is {enrollment.status} in {sequence!r}, not active"
+                    )
+            for record in records:
+                (record.enrollments or {})[sequence_id].finish(now_ms, REASON_REPLIED)
                 record.updated_ms = self._stamp()
             self._version += 1
 
