@@ -46,8 +46,10 @@ lint: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet --site-dir $(CURDIR)/airflow-home/site
 
+# Two workers on CI's two cores; each worker has its own copy of the metadata DB (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 test: lint docs airflow-db browser
-	$(BIN)/pytest -p no:cacheprovider -ra
+	$(BIN)/pytest -p no:cacheprovider -ra -n $(PYTEST_WORKERS) --durations=15
 
 e2e: airflow-db browser
 	$(BIN)/pytest -p no:cacheprovider -ra -m e2e

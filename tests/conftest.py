@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import threading
 import uuid
@@ -17,6 +18,17 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Before anything imports Airflow: the same home `make test` migrated, DAGs from tests/dags.
 os.environ.setdefault("AIRFLOW_HOME", str(REPO / "airflow-home"))
+# Under pytest-xdist each worker gets its own copy of the migrated metadata DB: two processes
+# running dag.test() on one SQLite file would lock each other out.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    _migrated = Path(os.environ["AIRFLOW_HOME"]) / "airflow.db"
+    _home = Path(os.environ["AIRFLOW_HOME"]) / f"xdist-{_WORKER}"
+    _home.mkdir(parents=True, exist_ok=True)
+    if _migrated.exists():
+        shutil.copy(_migrated, _home / "airflow.db")
+    os.environ["AIRFLOW_HOME"] = str(_home)
+    os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_home / 'airflow.db'}"
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "tests" / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 from collections.abc import Iterable
 from typing import IO, Any
@@ -123,17 +124,29 @@ class ContactWriter:
         self.close()
 
 
-def _open_text(path: str, compression: str | None) -> IO[str]:
-    # The writer owns the handle and closes it in close(): no context manager here.
+# Where a writer writes: a local path, or a binary stream it does not own (an S3 part stream).
+Target = str | IO[bytes]
+
+
+def _open_text(target: Target, compression: str | None) -> IO[str]:
+    # The writer owns the handle and closes it in close(): no context manager here. Closing a
+    # wrapper around a stream ends the text (and the gzip member: a resumed export appends another
+    # member, which gzip readers join) but leaves the stream open.
+    if isinstance(target, str):
+        if compression == COMPRESSION_GZIP:
+            return gzip.open(target, "wt", encoding="utf-8", newline="", compresslevel=GZIP_LEVEL)  # noqa: SIM115
+        return open(target, "w", encoding="utf-8", newline="", buffering=WRITE_BUFFER_BYTES)  # noqa: SIM115
+    raw: IO[bytes] = target
     if compression == COMPRESSION_GZIP:
-        return gzip.open(path, "wt", encoding="utf-8", newline="", compresslevel=GZIP_LEVEL)  # noqa: SIM115
-    return open(path, "w", encoding="utf-8", newline="", buffering=WRITE_BUFFER_BYTES)  # noqa: SIM115
+        raw = gzip.GzipFile(fileobj=target, mode="wb", compresslevel=GZIP_LEVEL)  # type: ignore[assignment]
+    buffered = io.BufferedWriter(raw, buffer_size=WRITE_BUFFER_BYTES)  # type: ignore[arg-type]
+    return io.TextIOWrapper(buffered, encoding="utf-8", newline="")
 
 
 class JsonLinesWriter(ContactWriter):
     """One contact object a line, exactly as Apollo returned it."""
 
-    def __init__(self, path: str, compression: str | None) -> None:
+    def __init__(self, path: Target, compression: str | None, header: bool = True) -> None:
         self._file = _open_text(path, compression)
 
     def write(self, contacts: Iterable[dict[str, Any]]) -> None:
@@ -144,12 +157,13 @@ class JsonLinesWriter(ContactWriter):
 
 
 class CsvWriter(ContactWriter):
-    """A header row of :data:`CONTACT_COLUMN_NAMES`, then one row a contact."""
+    """A header row of :data:`CONTACT_COLUMN_NAMES` (not when ``header`` is off: a resumed export), then one row a contact."""
 
-    def __init__(self, path: str, compression: str | None) -> None:
+    def __init__(self, path: Target, compression: str | None, header: bool = True) -> None:
         self._file = _open_text(path, compression)
         self._csv = csv.writer(self._file)
-        self._csv.writerow(CONTACT_COLUMN_NAMES)
+        if header:
+            self._csv.writerow(CONTACT_COLUMN_NAMES)
 
     def write(self, contacts: Iterable[dict[str, Any]]) -> None:
         self._csv.writerows(flat_row(contact) for contact in contacts)
@@ -233,13 +247,40 @@ class IdsWriter:
         self.close()
 
 
-def open_writer(path: str, file_format: str, compression: str | None) -> ContactWriter:
-    """A writer for ``file_format`` (``jsonl``, ``csv`` or ``parquet``) at ``path``."""
+def open_writer(
+    path: Target, file_format: str, compression: str | None, *, header: bool = True
+) -> ContactWriter:
+    """
+    A writer for ``file_format`` (``jsonl``, ``csv`` or ``parquet``) at ``path`` (a local path, or
+    a binary stream for JSON lines and CSV); ``header=False`` continues a CSV without its header.
+    """
     if file_format == FORMAT_JSONL:
         return JsonLinesWriter(path, compression)
     if file_format == FORMAT_CSV:
-        return CsvWriter(path, compression)
+        return CsvWriter(path, compression, header=header)
     if file_format == FORMAT_PARQUET:
         require_pyarrow()
+        if not isinstance(path, str):
+            raise ValueError("Parquet is written to a local file: its footer comes last.")
         return ParquetContactWriter(path, compression)
     raise ValueError(f"file_format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}.")
+
+
+def join_parquet(paths: list[str], target: str, compression: str | None) -> int:
+    """
+    Write the row groups of several Parquet files (an export's segments) into one, in order, one
+    row group in memory at a time; returns the rows written.
+    """
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with pq.ParquetWriter(
+        target, parquet_schema(), compression="gzip" if compression == COMPRESSION_GZIP else "snappy"
+    ) as writer:
+        for path in paths:
+            source = pq.ParquetFile(path)
+            for index in range(source.num_row_groups):
+                table = source.read_row_group(index)
+                writer.write_table(table)
+                rows += table.num_rows
+    return rows

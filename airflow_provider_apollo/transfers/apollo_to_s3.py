@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, Context
+from airflow.providers.common.compat.sdk import AirflowException, Context
 
 from airflow_provider_apollo.core import check_int_range
 from airflow_provider_apollo.core.export import (
@@ -20,14 +23,18 @@ from airflow_provider_apollo.core.export import (
     parse_time_bound,
     parse_timestamp,
 )
-from airflow_provider_apollo.exceptions import ApolloArgumentError
+from airflow_provider_apollo.core.quota import QuotaExhausted
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo import MAX_SEARCH_CONCURRENCY, ApolloHook
+from airflow_provider_apollo.operators.base import ApolloLongJobOperator
+from airflow_provider_apollo.transfers._staging import MultipartUpload, PartStream, staging_prefix
 from airflow_provider_apollo.transfers._writers import (
     COMPRESSIONS,
     CONTACT_COLUMN_NAMES,
     FILE_FORMATS,
     FORMAT_PARQUET,
     IdsWriter,
+    join_parquet,
     open_writer,
     require_pyarrow,
 )
@@ -58,15 +65,22 @@ DEFAULT_MAX_RETURNED_IDS = 10_000
 IDS_URI_XCOM_KEY = "ids_uri"
 
 
-class ApolloSearchToS3Operator(BaseOperator):
+class ApolloSearchToS3Operator(ApolloLongJobOperator):
     """
     Export every contact an Apollo search matches to one S3 object (JSON lines, CSV or Parquet).
 
-    Contacts stream page by page into a local temporary file, which is uploaded once with
-    ``S3Hook.load_file`` when the export is complete: a failure part-way leaves no object at the key,
-    and the temporary file is always removed. Memory stays flat whatever the size of the export
-    (the one per-contact cost is the set of ids seen, about 100 bytes a contact, which removes
-    duplicates when records shift between pages).
+    JSON lines and CSV stream into an S3 multipart upload: each 8 MiB part is uploaded in the
+    background while the export goes on reading Apollo, and the object appears only when the upload
+    completes; a failure part-way aborts it, so no partial object is ever visible at the key.
+    Parquet is written to a local file (its footer comes last) and uploaded once complete. Memory
+    stays flat whatever the size of the export (the one per-contact cost is the set of ids seen,
+    about 100 bytes a contact, which removes duplicates when records shift between pages).
+
+    A long export outlasts Apollo's hourly and daily quotas (``wait_for_quota``): at an exhausted
+    quota it stages what the worker holds beside the key (``<s3_key>.apollo-staging/<run>/``: the
+    bytes not yet sent as a part, or the Parquet segment, and the ids exported so far), defers
+    until the reset holding no worker slot, and resumes from the export plan's cursor. The result
+    equals an uninterrupted run's; staged objects are removed on success and on failure.
 
     What to read is decided by the hook's export plan
     (:meth:`~airflow_provider_apollo.hooks.apollo.ApolloHook.export_contacts`): a search matching
@@ -110,6 +124,10 @@ class ApolloSearchToS3Operator(BaseOperator):
     :param concurrency: search pages fetched at once (1 to 8).
     :param log_every_pages: log progress every this many pages.
     :param slice_by_stage: split a search above the 50,000 cap by contact stage; ``False`` fails instead.
+    :param wait_for_quota: at an exhausted hourly or daily quota, wait for the reset (deferred) and
+        resume; ``False`` fails at once.
+    :param max_quota_wait: the most the task waits for quotas in total (seconds or ``timedelta``,
+        default 24 hours).
     """
 
     template_fields: Sequence[str] = (
@@ -145,7 +163,7 @@ class ApolloSearchToS3Operator(BaseOperator):
         slice_by_stage: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(apollo_conn_id=apollo_conn_id, **kwargs)
         if file_format not in FILE_FORMATS:
             raise ApolloArgumentError(
                 f"file_format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}."
@@ -176,7 +194,6 @@ class ApolloSearchToS3Operator(BaseOperator):
         self.aws_conn_id = aws_conn_id
         self.replace = replace
         self.max_records = max_records
-        self.apollo_conn_id = apollo_conn_id
         self.compression = compression
         self.updated_since = updated_since
         self.updated_before = updated_before
@@ -186,10 +203,6 @@ class ApolloSearchToS3Operator(BaseOperator):
         self.concurrency = concurrency
         self.log_every_pages = log_every_pages
         self.slice_by_stage = slice_by_stage
-
-    @cached_property
-    def hook(self) -> ApolloHook:
-        return ApolloHook(apollo_conn_id=self.apollo_conn_id)
 
     @cached_property
     def s3_hook(self) -> S3Hook:
@@ -205,8 +218,59 @@ class ApolloSearchToS3Operator(BaseOperator):
 
     # ------------------------------------------------------------------ execute
 
-    def execute(self, context: Context) -> list[str] | None:
+    def run_job(self, context: Context, checkpoint: Any) -> list[str] | None:
+        """
+        Export from ``checkpoint`` (None at the start) to the end, or to an exhausted quota.
+
+        JSON lines and CSV stream into an S3 multipart upload, each 8 MiB part uploaded while the
+        export goes on reading; Parquet is written to a local file (its footer comes last). At a
+        quota stop the unsent bytes and the ids exported so far are staged in S3 beside the key,
+        and the checkpoint names them; the object itself appears only when the export completes.
+        """
         self._check_keys()
+        state = dict(checkpoint or {})
+        fresh = not state
+        if self.file_format == FORMAT_PARQUET:
+            require_pyarrow()
+        if fresh and not self.replace and self.s3_hook.check_for_key(self.s3_key, self.s3_bucket):
+            raise AirflowException(
+                f"{self.s3_uri} already exists and replace=False: delete it, choose another s3_key "
+                "(e.g. one containing {{ ds }}), or pass replace=True."
+            )
+        started = time.monotonic()
+        staging = self._staging(state)
+        try:
+            return self._export(context, state, staging, started)
+        except QuotaExhausted:
+            raise
+        except BaseException:
+            self._discard(staging)
+            raise
+
+    def _staging(self, state: dict[str, Any]) -> MultipartUpload:
+        client = self.s3_hook.get_conn()
+        if state:
+            return MultipartUpload(
+                client, self.s3_bucket, self.s3_key, state.get("upload_id") or "", state["staging"]
+            )
+        prefix = staging_prefix(self.s3_key, uuid.uuid4().hex)
+        if self.file_format == FORMAT_PARQUET:
+            return MultipartUpload(client, self.s3_bucket, self.s3_key, "", prefix)
+        return MultipartUpload.start(client, self.s3_bucket, self.s3_key, prefix)
+
+    def _discard(self, staging: MultipartUpload) -> None:
+        """After a failure: no object, no parts, no staged files (best effort; the task's error wins)."""
+        with contextlib.suppress(Exception):
+            if staging.upload_id:
+                staging.abort()
+        with contextlib.suppress(Exception):
+            staging.remove_staged()
+
+    def _export(
+        self, context: Context, state: dict[str, Any], staging: MultipartUpload, started: float
+    ) -> list[str] | None:
+        segments = int(state.get("segments", 0))
+        seen = self._staged_ids(staging, segments)
         # Checks the rendered search and bounds before any request.
         plan = self.hook.export_contacts(
             self.search,
@@ -217,54 +281,64 @@ class ApolloSearchToS3Operator(BaseOperator):
             slice_by_stage=self.slice_by_stage,
             log_every_pages=self.log_every_pages,
             log=self.log,
+            cursor=state.get("plan"),
+            seen_ids=seen,
         )
-        if self.file_format == FORMAT_PARQUET:
-            require_pyarrow()
-        if not self.replace and self.s3_hook.check_for_key(self.s3_key, self.s3_bucket):
-            raise AirflowException(
-                f"{self.s3_uri} already exists and replace=False: delete it, choose another s3_key "
-                "(e.g. one containing {{ ds }}), or pass replace=True."
-            )
-        started = time.monotonic()
-        returned: list[str] | None = [] if self.push_contact_ids else None
+        returned: list[str] | None = list(seen) if self.push_contact_ids else None
+        if returned is not None:
+            self._check_returned_ids(len(returned))
         with tempfile.TemporaryDirectory(prefix="apollo-export-") as workdir:
-            path = os.path.join(workdir, "contacts." + self.file_format)
-            ids_path = os.path.join(workdir, "contacts.ids.txt") if self.ids_key else None
-            with open_writer(path, self.file_format, self.compression) as writer, IdsWriter(ids_path) as ids:
-                for contacts in plan:
-                    writer.write(contacts)
-                    page_ids = [str(c["id"]) for c in contacts if c.get("id") is not None]
-                    ids.write(page_ids)
-                    if returned is not None:
-                        returned.extend(page_ids)
-                        self._check_returned_ids(len(returned))
+            ids_path = os.path.join(workdir, "ids.txt")
+            parquet_path = os.path.join(workdir, "segment.parquet")
+            stream: PartStream | None = None
+            if self.file_format == FORMAT_PARQUET:
+                target: Any = parquet_path
+            else:
+                tail = staging.get_staged(f"tail-{segments - 1}") if segments else b""
+                stream = PartStream(
+                    staging.upload_part, first_part=len(state.get("parts") or []) + 1, initial=tail
+                )
+                target = stream
+            try:
+                with IdsWriter(ids_path) as ids:
+                    writer = open_writer(target, self.file_format, self.compression, header=not segments)
+                    try:
+                        for contacts in plan:
+                            writer.write(contacts)
+                            page_ids = [str(c["id"]) for c in contacts if c.get("id") is not None]
+                            ids.write(page_ids)
+                            if returned is not None:
+                                returned.extend(page_ids)
+                                self._check_returned_ids(len(returned))
+                    finally:
+                        writer.close()
+            except ApolloRateLimitError as error:
+                checkpoint = self._stage_segment(state, staging, stream, segments, ids_path, parquet_path)
+                checkpoint["plan"] = plan.state()
+                raise self.stopped_at(
+                    error, checkpoint, f"{plan.written:,} contacts exported so far"
+                ) from None
+            except BaseException:
+                if stream is not None:
+                    stream.abandon()
+                raise
             read_seconds = time.monotonic() - started
-            size = os.path.getsize(path)
-            self.log.info(
-                "Read %d contacts (%d pages, %d Apollo requests) in %.1f s; uploading %s bytes to %s",
-                plan.written,
-                plan.pages_read,
-                self.hook.request_count,
-                read_seconds,
-                f"{size:,}",
-                self.s3_uri,
-            )
-            uploading = time.monotonic()
-            if ids_path is not None:
-                # The ids first: a reader who sees the export finds its ids already there.
-                self.s3_hook.load_file(ids_path, key=self.ids_key, bucket_name=self.s3_bucket, replace=True)
-            # One upload of a finished file: S3 shows an object only once its PUT (or multipart
-            # upload) completes, so readers never see a partial export.
-            self.s3_hook.load_file(path, key=self.s3_key, bucket_name=self.s3_bucket, replace=self.replace)
-            upload_seconds = time.monotonic() - uploading
+            waiting = time.monotonic()
+            self._finish(state, staging, stream, segments, ids_path, parquet_path, workdir)
+            upload_wait_seconds = time.monotonic() - waiting
+        with contextlib.suppress(Exception):
+            staging.remove_staged()
         self.log.info(
-            "Exported %d contacts to %s (read %.2f s, upload %.2f s)",
+            "Exported %d contacts to %s (%d pages, %d Apollo requests; read %.2f s, then waited %.2f s "
+            "for the upload)",
             plan.written,
             self.s3_uri,
+            plan.pages_read,
+            self.hook.request_count,
             read_seconds,
-            upload_seconds,
+            upload_wait_seconds,
             read_seconds=round(read_seconds, 3),
-            upload_seconds=round(upload_seconds, 3),
+            upload_seconds=round(upload_wait_seconds, 3),
         )
         ti = context["ti"]
         ti.xcom_push(key="s3_uri", value=self.s3_uri)
@@ -272,6 +346,76 @@ class ApolloSearchToS3Operator(BaseOperator):
         if self.ids_key:
             ti.xcom_push(key=IDS_URI_XCOM_KEY, value=f"s3://{self.s3_bucket}/{self.ids_key}")
         return returned
+
+    def _staged_ids(self, staging: MultipartUpload, segments: int) -> list[str]:
+        """The ids exported before the quota waits, in export order (read back from staging)."""
+        ids: list[str] = []
+        for segment in range(segments):
+            ids.extend(staging.get_staged(f"ids-{segment}").decode().split())
+        return ids
+
+    def _stage_segment(
+        self,
+        state: dict[str, Any],
+        staging: MultipartUpload,
+        stream: PartStream | None,
+        segment: int,
+        ids_path: str,
+        parquet_path: str,
+    ) -> dict[str, Any]:
+        """At a quota stop: stage what the worker holds, and return the checkpoint that names it."""
+        parts = list(state.get("parts") or [])
+        if stream is not None:
+            tail, sent = stream.finish()
+            parts.extend(sent)
+            staging.put_staged(f"tail-{segment}", tail)
+        else:
+            staging.upload_staged(f"segment-{segment}.parquet", parquet_path)
+        staging.upload_staged(f"ids-{segment}", ids_path)
+        return {
+            "staging": staging.prefix,
+            "upload_id": staging.upload_id,
+            "parts": parts,
+            "segments": segment + 1,
+        }
+
+    def _finish(
+        self,
+        state: dict[str, Any],
+        staging: MultipartUpload,
+        stream: PartStream | None,
+        segments: int,
+        ids_path: str,
+        parquet_path: str,
+        workdir: str,
+    ) -> None:
+        """Make the object appear, whole: complete the multipart upload, or upload the Parquet file."""
+        if self.ids_key:
+            # The ids first: a reader who sees the export finds its ids already there.
+            joined = os.path.join(workdir, "all-ids.txt")
+            with open(joined, "wb") as out:
+                for segment in range(segments):
+                    out.write(staging.get_staged(f"ids-{segment}"))
+                with open(ids_path, "rb") as current:
+                    shutil.copyfileobj(current, out)
+            self.s3_hook.load_file(joined, key=self.ids_key, bucket_name=self.s3_bucket, replace=True)
+        if stream is not None:
+            remainder, sent = stream.finish()
+            parts = list(state.get("parts") or []) + sent
+            if remainder or not parts:
+                parts.append([stream.next_part, staging.upload_part(stream.next_part, remainder)])
+            staging.complete(parts)
+            return
+        path = parquet_path
+        if segments:
+            staged = []
+            for segment in range(segments):
+                local = os.path.join(workdir, f"staged-{segment}.parquet")
+                staging.download_staged(f"segment-{segment}.parquet", local)
+                staged.append(local)
+            path = os.path.join(workdir, "joined.parquet")
+            join_parquet([*staged, parquet_path], path, self.compression)
+        self.s3_hook.load_file(path, key=self.s3_key, bucket_name=self.s3_bucket, replace=True)
 
     def _check_keys(self) -> None:
         """The rendered bucket and keys, checked before any request."""
