@@ -126,6 +126,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Apollo.io",
                 "python-modules": [
                     "airflow_provider_apollo.triggers.contact_stage",
+                    "airflow_provider_apollo.triggers.events",
                     "airflow_provider_apollo.triggers.quota",
                     "airflow_provider_apollo.triggers.sequence_status",
                 ],
