@@ -120,6 +120,7 @@ from airflow_provider_apollo.core.quota import (
     describe_plan,
     estimate_seconds,
     is_quota_exhausted,
+    quota_pause,
 )
 from airflow_provider_apollo.core.ratelimit import (
     MINUTE_WINDOW_SECONDS,
@@ -234,6 +235,7 @@ __all__ = [
     "describe_plan",
     "estimate_seconds",
     "is_quota_exhausted",
+    "quota_pause",
     "binding_window",
     "check_overrides",
     "stages_of",

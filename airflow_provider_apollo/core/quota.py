@@ -52,6 +52,14 @@ def is_quota_exhausted(error: BaseException, max_retry_wait: float) -> bool:
     )
 
 
+def quota_pause(error: BaseException, max_retry_wait: float) -> float | None:
+    """Seconds a sensor or trigger waits when ``error`` is an exhausted quota (its reset plus a margin); else None."""
+    if not is_quota_exhausted(error, max_retry_wait):
+        return None
+    retry_after = float(error.retry_after or 0.0)  # type: ignore[attr-defined]
+    return retry_after * (1 + QUOTA_RESET_MARGIN_SHARE) + QUOTA_RESET_MARGIN
+
+
 class QuotaExhausted(Exception):
     """
     A long job stopped at an exhausted quota; it carries where to resume.

@@ -24,6 +24,7 @@ from airflow_provider_apollo.arguments import (
     native_value,
     non_empty_string,
 )
+from airflow_provider_apollo.core.quota import quota_pause
 from airflow_provider_apollo.core.stage_check import (
     REQUIRE_ALL,
     StageCheckResult,
@@ -31,7 +32,7 @@ from airflow_provider_apollo.core.stage_check import (
     stage_check,
     validate_require,
 )
-from airflow_provider_apollo.exceptions import ApolloArgumentError
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class ApolloContactStageSensor(BaseSensorOperator):
             len(result.done),
             len(contact_ids),
             self._stage_names(stage_ids),
-            len(result.waiting),
+            "the" if isinstance(result, float) else len(result.waiting),
             len(result.missing),
             result.calls,
             result.strategy,
@@ -128,20 +129,35 @@ class ApolloContactStageSensor(BaseSensorOperator):
             self.log.warning(result.missing_message())
         return result
 
+    def _check_or_quota_wait(self) -> Any:
+        """The check's result, or the seconds until an exhausted hourly or daily quota resets."""
+        try:
+            return self._check()
+        except ApolloRateLimitError as error:
+            pause = quota_pause(error, self.hook.config.max_retry_wait)
+            if pause is None:
+                raise
+            self.log.warning("Apollo's quota is used up; it resets in %.0f s, so this check waits", pause)
+            return pause
+
     def poke(self, context: Context) -> PokeReturnValue:
-        result = self._check()
+        result = self._check_or_quota_wait()
+        if isinstance(result, float):
+            return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=result.is_done(self.require), xcom_value=result.done)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        result = self._check()
-        if result.is_done(self.require):
+        result = self._check_or_quota_wait()
+        # After an exhausted quota the trigger's first check waits for the reset instead.
+        first_wait = result if isinstance(result, float) else float(self.poke_interval)
+        if not isinstance(result, float) and result.is_done(self.require):
             return result.done
         contact_ids, stage_ids = self._resolve()
         self.log.info(
-            "Deferring: %d contacts not yet in stage %s; checking every %s s",
-            len(result.waiting),
+            "Deferring: %s contacts not yet in stage %s; checking every %s s",
+            "the" if isinstance(result, float) else len(result.waiting),
             self._stage_names(stage_ids),
             self.poke_interval,
         )
@@ -154,7 +170,7 @@ class ApolloContactStageSensor(BaseSensorOperator):
                 poke_interval=float(self.poke_interval),
                 end_time=time.time() + float(self.timeout),
                 # The sensor has just checked: the trigger's first check waits one interval.
-                first_check_at=time.time() + float(self.poke_interval),
+                first_check_at=time.time() + first_wait,
             ),
             method_name="execute_complete",
             timeout=timedelta(

@@ -24,6 +24,7 @@ from airflow_provider_apollo.arguments import (
     native_value,
     non_empty_string,
 )
+from airflow_provider_apollo.core.quota import quota_pause
 from airflow_provider_apollo.core.sequence_check import (
     REQUIRE_ALL,
     SequenceCheckResult,
@@ -31,6 +32,7 @@ from airflow_provider_apollo.core.sequence_check import (
     sequence_check,
 )
 from airflow_provider_apollo.core.stage_check import validate_require
+from airflow_provider_apollo.exceptions import ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 
 if TYPE_CHECKING:
@@ -119,7 +121,7 @@ class ApolloSequenceStatusSensor(BaseSensorOperator):
             "Sequence %r: %s; %d waiting, %d not in the sequence, %d missing (%d API calls)",
             sequence_name,
             ", ".join(f"{len(ids)} {status}" for status, ids in result.reached.items()),
-            len(result.waiting),
+            "the" if isinstance(result, float) else len(result.waiting),
             len(result.not_enrolled),
             len(result.missing),
             result.calls,
@@ -130,20 +132,35 @@ class ApolloSequenceStatusSensor(BaseSensorOperator):
             self.log.warning(result.lost_message(repr(sequence_name)))
         return result
 
+    def _check_or_quota_wait(self) -> Any:
+        """The check's result, or the seconds until an exhausted hourly or daily quota resets."""
+        try:
+            return self._check()
+        except ApolloRateLimitError as error:
+            pause = quota_pause(error, self.hook.config.max_retry_wait)
+            if pause is None:
+                raise
+            self.log.warning("Apollo's quota is used up; it resets in %.0f s, so this check waits", pause)
+            return pause
+
     def poke(self, context: Context) -> PokeReturnValue:
-        result = self._check()
+        result = self._check_or_quota_wait()
+        if isinstance(result, float):
+            return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=result.is_done(self.require), xcom_value=result.reached)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        result = self._check()
-        if result.is_done(self.require):
+        result = self._check_or_quota_wait()
+        # After an exhausted quota the trigger's first check waits for the reset instead.
+        first_wait = result if isinstance(result, float) else float(self.poke_interval)
+        if not isinstance(result, float) and result.is_done(self.require):
             return result.reached
         contact_ids, sequence_id, sequence_name, statuses = self._resolve()
         self.log.info(
-            "Deferring: %d contacts not yet %s in sequence %r; checking every %s s",
-            len(result.waiting),
+            "Deferring: %s contacts not yet %s in sequence %r; checking every %s s",
+            "the" if isinstance(result, float) else len(result.waiting),
             " or ".join(statuses),
             sequence_name,
             self.poke_interval,
@@ -157,7 +174,7 @@ class ApolloSequenceStatusSensor(BaseSensorOperator):
                 apollo_conn_id=self.apollo_conn_id,
                 poke_interval=float(self.poke_interval),
                 end_time=time.time() + float(self.timeout),
-                first_check_at=time.time() + float(self.poke_interval),
+                first_check_at=time.time() + first_wait,
             ),
             method_name="execute_complete",
             timeout=timedelta(

@@ -9,13 +9,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_apollo.core.quota import quota_pause
 from airflow_provider_apollo.core.stage_check import (
     REQUIRE_ALL,
     arun_check,
     stage_check,
     validate_require,
 )
-from airflow_provider_apollo.exceptions import ApolloApiError
+from airflow_provider_apollo.exceptions import ApolloApiError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 
 __all__ = ["ApolloContactStageTrigger"]
@@ -90,7 +91,23 @@ class ApolloContactStageTrigger(BaseTrigger):
                     check = stage_check(
                         self.contact_ids, self.stage_ids, require=self.require, probe_round=round_number
                     )
-                    result = await arun_check(check, hook.call)
+                    try:
+                        result = await arun_check(check, hook.call)
+                    except ApolloRateLimitError as error:
+                        # An exhausted hourly or daily quota: wait for its reset (within the timeout), then check again.
+                        pause = quota_pause(error, (await hook.get_config()).max_retry_wait)
+                        if pause is None:
+                            raise
+                        if self.end_time is not None and time.time() + pause >= self.end_time:
+                            return {
+                                "status": "timeout",
+                                "message": f"Apollo's quota stays used up past the sensor's timeout: {error}",
+                            }
+                        self.log.warning(
+                            "Apollo's quota is used up; checking again after its reset in %.0f s", pause
+                        )
+                        await asyncio.sleep(pause)
+                        continue
                     round_number += 1
                     self.log.info(
                         "Checked %d contacts: %d in a target stage, %d waiting, %d missing (%d calls)",

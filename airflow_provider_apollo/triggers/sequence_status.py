@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_apollo.core.quota import quota_pause
 from airflow_provider_apollo.core.sequence_check import (
     REQUIRE_ALL,
     arun_steps,
@@ -16,7 +17,7 @@ from airflow_provider_apollo.core.sequence_check import (
     sequence_check,
 )
 from airflow_provider_apollo.core.stage_check import validate_require
-from airflow_provider_apollo.exceptions import ApolloApiError
+from airflow_provider_apollo.exceptions import ApolloApiError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 
 __all__ = ["ApolloSequenceStatusTrigger"]
@@ -91,7 +92,23 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
                     await asyncio.sleep(max(0.0, deadline - time.time()))
                 while True:
                     check = sequence_check(self.contact_ids, self.sequence_id, self.target_statuses)
-                    result = await arun_steps(check, hook.call)
+                    try:
+                        result = await arun_steps(check, hook.call)
+                    except ApolloRateLimitError as error:
+                        # An exhausted hourly or daily quota: wait for its reset (within the timeout), then check again.
+                        pause = quota_pause(error, (await hook.get_config()).max_retry_wait)
+                        if pause is None:
+                            raise
+                        if self.end_time is not None and time.time() + pause >= self.end_time:
+                            return {
+                                "status": "timeout",
+                                "message": f"Apollo's quota stays used up past the sensor's timeout: {error}",
+                            }
+                        self.log.warning(
+                            "Apollo's quota is used up; checking again after its reset in %.0f s", pause
+                        )
+                        await asyncio.sleep(pause)
+                        continue
                     self.log.info(
                         "Checked %d contacts in sequence %s: %s; %d waiting (%d calls)",
                         len(self.contact_ids),
