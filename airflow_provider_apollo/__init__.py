@@ -132,6 +132,10 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "extra-links": [
+            "airflow_provider_apollo.links.ApolloContactsLink",
+            "airflow_provider_apollo.links.ApolloExportS3Link",
+        ],
         "transfers": [
             {
                 "source-integration-name": "Apollo.io",

@@ -37,6 +37,7 @@ from airflow_provider_apollo.exceptions import (
     ApolloRateLimitError,
     ApolloValidationError,
 )
+from airflow_provider_apollo.links import ApolloContactsLink
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator
 
 # XCom keys holding the ids created before each quota wait (a task's XComs outlive its deferral).
@@ -58,6 +59,7 @@ class ApolloCreateContactOperator(ApolloLongJobOperator):
     """
 
     template_fields: Sequence[str] = ("contact", "contacts")
+    operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -178,6 +180,7 @@ class ApolloUpdateContactOperator(ApolloLongJobOperator):
     """
 
     template_fields: Sequence[str] = ("contact_id", "fields", "contacts")
+    operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -237,6 +240,7 @@ class _ApolloBulkUpdateOperator(ApolloLongJobOperator):
     """Shared by the stage and owner updates: id checks, deleted contacts, the XCom value."""
 
     template_fields: Sequence[str] = ("contact_ids",)
+    operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#e8f0fe"
 
     def __init__(self, *, contact_ids: list[str] | str, skip_deleted: bool = False, **kwargs: Any) -> None:

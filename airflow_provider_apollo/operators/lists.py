@@ -16,6 +16,7 @@ from airflow_provider_apollo.core.lists import (
     check_list_names,
 )
 from airflow_provider_apollo.exceptions import ApolloRateLimitError
+from airflow_provider_apollo.links import ApolloContactsLink
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator
 
 
@@ -27,6 +28,7 @@ def _list_names_value(value: Any) -> list[str]:
 
 class _ApolloListsOperator(ApolloLongJobOperator):
     template_fields: Sequence[str] = ("contact_ids", "list_names")
+    operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#fef7e0"
     _add = True
 

@@ -21,6 +21,7 @@ from airflow_provider_apollo.core.sequences import (
     describe_skipped,
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
+from airflow_provider_apollo.links import ApolloContactsLink
 from airflow_provider_apollo.operators.base import ApolloBaseOperator, ApolloLongJobOperator
 
 # XCom key for the contacts Apollo declined to enroll: ``{contact id: Apollo's reason code}``.
@@ -59,6 +60,7 @@ class ApolloAddToSequenceOperator(ApolloLongJobOperator):
     """
 
     template_fields: Sequence[str] = ("sequence", "contact_ids", "mailbox")
+    operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#e6f4ea"
 
     def __init__(
@@ -171,6 +173,7 @@ class ApolloRemoveFromSequenceOperator(ApolloBaseOperator):
     """
 
     template_fields: Sequence[str] = ("sequence", "contact_ids")
+    operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#e6f4ea"
 
     def __init__(

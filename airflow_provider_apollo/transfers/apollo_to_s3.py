@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import AirflowException, Context
 
+from airflow_provider_apollo.assets import export_asset, record_export
 from airflow_provider_apollo.core import check_int_range
 from airflow_provider_apollo.core.export import (
     CREATED_SORT_FIELD,
@@ -26,6 +27,7 @@ from airflow_provider_apollo.core.export import (
 from airflow_provider_apollo.core.quota import QuotaExhausted
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo import MAX_SEARCH_CONCURRENCY, ApolloHook
+from airflow_provider_apollo.links import ApolloExportS3Link
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator
 from airflow_provider_apollo.transfers._staging import MultipartUpload, PartStream, staging_prefix
 from airflow_provider_apollo.transfers._writers import (
@@ -124,6 +126,9 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
     :param concurrency: search pages fetched at once (1 to 8).
     :param log_every_pages: log progress every this many pages.
     :param slice_by_stage: split a search above the 50,000 cap by contact stage; ``False`` fails instead.
+    :param asset: the outlet Asset (an ``Asset`` or a URI); by default ``s3://bucket/key``, or the
+        key's folder before its first template when the key is templated, or none when the bucket
+        is templated. Its event's ``extra`` holds ``s3_uri`` and ``record_count``.
     :param wait_for_quota: at an exhausted hourly or daily quota, wait for the reset (deferred) and
         resume; ``False`` fails at once.
     :param max_quota_wait: the most the task waits for quotas in total (seconds or ``timedelta``,
@@ -140,6 +145,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
     )
     template_fields_renderers = {"search": "json"}
     ui_color = "#4f46e5"
+    operator_extra_links = (ApolloExportS3Link(),)
 
     def __init__(
         self,
@@ -161,9 +167,14 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         concurrency: int = 1,
         log_every_pages: int = 50,
         slice_by_stage: bool = True,
+        asset: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(apollo_conn_id=apollo_conn_id, **kwargs)
+        # The outlet Asset (see airflow_provider_apollo.assets.export_asset): fixed at parse time.
+        self.export_asset = export_asset(s3_bucket, s3_key, asset)
+        if self.export_asset is not None and self.export_asset not in self.outlets:
+            self.outlets = [*self.outlets, self.export_asset]
         if file_format not in FILE_FORMATS:
             raise ApolloArgumentError(
                 f"file_format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}."
@@ -343,6 +354,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         ti = context["ti"]
         ti.xcom_push(key="s3_uri", value=self.s3_uri)
         ti.xcom_push(key="record_count", value=plan.written)
+        record_export(self, context, s3_uri=self.s3_uri, record_count=plan.written)
         if self.ids_key:
             ti.xcom_push(key=IDS_URI_XCOM_KEY, value=f"s3://{self.s3_bucket}/{self.ids_key}")
         return returned
