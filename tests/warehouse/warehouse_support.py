@@ -1,0 +1,185 @@
+"""Scored-leads extracts for the warehouse tests: good records with known bad ones mixed in, in every format."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gzip
+import importlib
+import io
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.providers.common.compat.sdk import TaskDeferred
+
+# A valid-looking user id that is not one of the emulated team's users: Apollo refuses the batch (422).
+UNKNOWN_OWNER_ID = "ffffffffffffffffffffff01"
+
+COLUMN_MAP = {
+    "apollo_id": "id",
+    "first": "first_name",
+    "last": "last_name",
+    "email": "email",
+    "company": "organization_name",
+    "title": "title",
+    "score": "custom_fields.Lead score",
+    "segment": "custom_fields.Segment",
+    "owner": "owner_id",
+}
+COLUMNS = list(COLUMN_MAP)
+
+# Each bad kind, the reason's words in the rejects file, and whether it costs Apollo calls to find.
+BAD_KINDS = {
+    "no_email_no_name": "no email and no name",
+    "malformed_email": "malformed email",
+    "unknown_segment": "is not an option of the picklist field 'Segment'",
+    "unknown_owner": "Apollo refused the record (422)",
+}
+
+
+@dataclass
+class Extract:
+    records: list[dict[str, Any]]
+    bad_rows: dict[int, str]  # 1-based row -> the words its reason holds
+
+    @property
+    def good(self) -> int:
+        return len(self.records) - len(self.bad_rows)
+
+
+def lead(i: int, **overrides: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "apollo_id": None,
+        "first": f"Lead{i}",
+        "last": "Scored",
+        "email": f"lead{i}@scored.example",
+        "company": f"Company {i % 37}",
+        "title": "VP Data",
+        "score": i % 100,
+        "segment": ("Enterprise", "Mid-Market", "SMB")[i % 3],
+        "owner": None,
+    }
+    record.update(overrides)
+    return record
+
+
+def bad(i: int, kind: str) -> dict[str, Any]:
+    if kind == "no_email_no_name":
+        return lead(i, first=None, last=None, email=None)
+    if kind == "malformed_email":
+        return lead(i, email=f"lead{i}-at-scored.example")
+    if kind == "unknown_segment":
+        return lead(i, segment="Galactic")
+    if kind == "unknown_owner":
+        return lead(i, owner=UNKNOWN_OWNER_ID)
+    raise ValueError(kind)
+
+
+def extract(count: int, *, bad_every: int = 0, start: int = 0, refused: bool = True) -> Extract:
+    """
+    ``count`` leads; every ``bad_every``-th one bad, cycling through the bad kinds (without the
+    one only Apollo refuses when ``refused`` is False).
+    """
+    records: list[dict[str, Any]] = []
+    bad_rows: dict[int, str] = {}
+    kinds = [kind for kind in BAD_KINDS if refused or kind != "unknown_owner"]
+    for n in range(count):
+        i = start + n
+        row = n + 1
+        if bad_every and row % bad_every == 0:
+            kind = kinds[(row // bad_every) % len(kinds)]
+            records.append(bad(i, kind))
+            bad_rows[row] = BAD_KINDS[kind]
+        else:
+            records.append(lead(i))
+    return Extract(records, bad_rows)
+
+
+def encode(records: list[dict[str, Any]], file_format: str, *, gzip_it: bool = False) -> bytes:
+    if file_format == "jsonl":
+        data = "".join(
+            json.dumps({k: v for k, v in r.items() if v is not None}) + "\n" for r in records
+        ).encode()
+    elif file_format == "csv":
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=COLUMNS)
+        writer.writeheader()
+        for record in records:
+            writer.writerow({k: "" if v is None else v for k, v in record.items()})
+        data = text.getvalue().encode()
+    elif file_format == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pa.schema([(name, pa.int64() if name == "score" else pa.string()) for name in COLUMNS])
+        table = pa.Table.from_pylist(records, schema=schema)
+        sink = io.BytesIO()
+        pq.write_table(table, sink, row_group_size=64)
+        data = sink.getvalue()
+    else:
+        raise ValueError(file_format)
+    return gzip.compress(data) if gzip_it else data
+
+
+def put(endpoint: str, bucket: str, key: str, data: bytes) -> None:
+    s3(endpoint).put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def s3(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+
+
+def read_lines(endpoint: str, bucket: str, key: str) -> list[Any]:
+    body = s3(endpoint).get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    return [json.loads(line) if line.startswith("{") else line for line in body.splitlines()]
+
+
+def keys(endpoint: str, bucket: str) -> list[str]:
+    answer = s3(endpoint).list_objects_v2(Bucket=bucket)
+    return sorted(item["Key"] for item in answer.get("Contents", []))
+
+
+class TaskInstance:
+    """What the operators use of a task instance: XCom in and out, through JSON as Airflow stores it."""
+
+    task_id = "upsert"
+    map_index = -1
+
+    def __init__(self) -> None:
+        self.xcoms: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcoms[key] = json.loads(json.dumps(value))
+
+    def xcom_pull(self, task_ids: str, key: str, **kwargs: Any) -> Any:
+        return self.xcoms.get(key)
+
+
+def run_with_deferrals(operator: Any, context: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
+    """Run ``operator`` as Airflow does: on each deferral wait for the trigger's moment, then resume."""
+    deferrals: list[dict[str, Any]] = []
+    try:
+        return operator.execute(context), deferrals
+    except TaskDeferred as deferred:
+        pending = deferred
+    while True:
+        assert pending.method_name == "execute_after_quota"
+        classpath, kwargs = pending.trigger.serialize()
+        kwargs = json.loads(json.dumps(kwargs))  # trigger kwargs are stored as JSON
+        deferrals.append(kwargs)
+        module, _, name = classpath.rpartition(".")
+        trigger = getattr(importlib.import_module(module), name)(**kwargs)
+        event = asyncio.run(anext(trigger.run())).payload
+        assert time.time() >= kwargs["reset_at"]
+        try:
+            return operator.execute_after_quota(context, event=json.loads(json.dumps(event))), deferrals
+        except TaskDeferred as deferred:
+            pending = deferred
+
+
+def status_count(emulator: Any, path: str, status: int) -> int:
+    return sum(1 for r in emulator.requests if r.path.endswith(path) and r.status == status)
