@@ -3,6 +3,11 @@
 The Apollo emulator and moto's S3 run in this test process on loopback; Airflow runs as separate
 processes on LocalExecutor with its own home and SQLite DB in a temporary directory, reading DAGs
 from ``example_dags/`` and connections from ``AIRFLOW_CONN_*`` variables, as a deployment would.
+
+The outreach run exercises every outreach capability under the scheduler: custom fields by label
+and picklist text, a list by name, enrollment in a sequence by name from a mailbox by address
+(with a contact Apollo skips), the sequence sensor deferred in the triggerer, a stage by name, an
+owner by email (from the run's conf) and the export; each checked against the emulator's state.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ RUN_TIMEOUT_SECONDS = 360
 POLL_SECONDS = 2
 REPLYING_CONTACTS = 3
 TERMINAL_STATES = {"success", "failed"}
+SEQUENCE = "Outbound - Data leaders"
+MAILBOX = "ada@outreach.emulated-team.example"
+LIST_NAME = "Data leaders outreach"
+# Not the DAG's default owner: the run's conf picks the owner, by email.
+OWNER_EMAIL = "alan.turing@emulated-team.example"
 
 
 def example_dag_module(name: str) -> Any:
@@ -47,9 +57,9 @@ def example_dag_module(name: str) -> Any:
 
 @pytest.fixture
 def emulator() -> Iterator[ApolloEmulator]:
-    # No reply_after: this test is the prospect and replies once the sensor is deferred, so the
-    # wait provably happens in the triggerer however fast or slow the machine is.
-    emulator = ApolloEmulator(api_key=f"e2e-{uuid.uuid4().hex}", seed=11)
+    # Sequences never advance on their own: this test is the prospect and replies once the sensor
+    # is deferred, so the wait provably happens in the triggerer however fast or slow the machine is.
+    emulator = ApolloEmulator(api_key=f"e2e-{uuid.uuid4().hex}", seed=11, sequence_step_seconds=None)
     emulator.seed_contacts(500)
     emulator.start()
     try:
@@ -75,7 +85,8 @@ def cluster(tmp_path: Path, emulator: ApolloEmulator, s3_endpoint: str) -> Itera
             }
         ),
         "AIRFLOW_VAR_APOLLO_S3_BUCKET": bucket,
-        "AIRFLOW_VAR_APOLLO_OWNER_ID": str(emulator.users[0]["id"]),
+        # The outreach DAG's sensor checks every second instead of every 10 minutes.
+        "APOLLO_OUTREACH_CHECK_SECONDS": "1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -107,44 +118,75 @@ def s3_objects(endpoint: str, bucket: str) -> dict[str, bytes]:
     return {item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read() for item in listed}
 
 
+def xcom(cluster: AirflowCluster, dag_id: str, task_id: str, key: str = "return_value") -> Any:
+    """One XCom value of the run, through the REST API."""
+    body = cluster.api(f"/api/v2/dags/{dag_id}/dagRuns/{RUN_ID}/taskInstances/{task_id}/xcomEntries/{key}")
+    value = body["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def membership(emulator: ApolloEmulator, contact_id: str) -> dict[str, Any] | None:
+    return emulator.sequence_statuses(contact_id).get(emulator.sequence_id(SEQUENCE))
+
+
 def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
     cluster: AirflowCluster, emulator: ApolloEmulator, s3_endpoint: str
 ) -> None:
     started = time.monotonic()
     deadline = started + RUN_TIMEOUT_SECONDS
-    owner_id = str(emulator.users[1]["id"])
-    default_emails = {contact["email"] for contact in example_dag_module(OUTREACH).DEFAULT_CONTACTS}
+    module = example_dag_module(OUTREACH)
+    people = {contact.get("email") or contact["last_name"]: contact for contact in module.DEFAULT_CONTACTS}
+    owner_id = next(str(user["id"]) for user in emulator.users if user["email"] == OWNER_EMAIL)
 
-    # The outreach batch is the DAG's default; the owner comes from the run's conf (the param
-    # wins over the Variable). The daily sync is triggered as the UI does, with a logical date.
-    # Each CLI call pays Airflow's start-up, so the three run side by side; a run triggered while
-    # its DAG is still paused waits queued until the unpause lands.
+    # The outreach batch is the DAG's default; the owner comes from the run's conf, by email. The
+    # daily sync is triggered as the UI does, with a logical date. Each CLI call pays Airflow's
+    # start-up, so the three run side by side; a run triggered while its DAG is still paused
+    # waits queued until the unpause lands.
     now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
     cluster.cli_many(
         ("dags", "unpause", "--treat-dag-id-as-regex", "--yes", "^(" + "|".join(EXAMPLE_DAG_IDS) + ")$"),
-        ("dags", "trigger", OUTREACH, "--run-id", RUN_ID, "--conf", json.dumps({"owner_id": owner_id})),
+        ("dags", "trigger", OUTREACH, "--run-id", RUN_ID, "--conf", json.dumps({"owner": OWNER_EMAIL})),
         ("dags", "trigger", DAILY_SYNC, "--run-id", RUN_ID, "--logical-date", now),
     )
     triggered = time.monotonic()
 
     wait_until(
         lambda: cluster.task_state(OUTREACH, RUN_ID, "wait_for_replies") == "deferred",
-        "the stage sensor to defer",
+        "the sequence sensor to defer",
         deadline,
         cluster,
     )
-    approaching = emulator.stage_id("Approaching")
-    campaign = sorted(
-        contact_id
-        for contact_id, contact in emulator.contacts.items()
-        if contact.get("email") in default_emails
-    )
-    assert len(campaign) == len(default_emails)
-    assert all(emulator.contacts[i]["contact_stage_id"] == approaching for i in campaign)
-    assert {emulator.contacts[i]["owner_id"] for i in campaign} == {owner_id}
-    # Some prospects answer while the sensor waits in the triggerer.
-    replied = campaign[:REPLYING_CONTACTS]
-    emulator.set_contact_stage(replied, "Replied")
+    # Created with custom fields by label (a picklist by its text), all on the list.
+    campaign = xcom(cluster, OUTREACH, "create_contacts")
+    assert len(campaign) == len(people) == len(set(campaign))
+    contacts = emulator.contacts
+    label_id = next(label["id"] for label in emulator.labels if label["name"] == LIST_NAME)
+    score, segment = emulator.field_id("Lead score"), emulator.field_id("Segment")
+    for contact_id in campaign:
+        contact = contacts[contact_id]
+        person = people[contact.get("email") or contact["last_name"]]
+        wanted = person["custom_fields"]
+        assert contact["typed_custom_fields"][score] == wanted["Lead score"]
+        assert contact["typed_custom_fields"][segment] == emulator.picklist_option_id(
+            "Segment", wanted["Segment"]
+        )
+        assert label_id in contact["label_ids"]
+    # Enrolled from the mailbox given by address; the contact without an email was skipped, with the reason.
+    no_email = [i for i in campaign if not contacts[i].get("email")]
+    assert len(no_email) == 1
+    enrolled = xcom(cluster, OUTREACH, "enroll")
+    assert sorted(enrolled) == sorted(set(campaign) - set(no_email))
+    assert xcom(cluster, OUTREACH, "enroll", "skipped_contacts") == {no_email[0]: "contacts_without_email"}
+    mailbox_id = emulator.email_account_id(MAILBOX)
+    for contact_id in enrolled:
+        status = membership(emulator, contact_id)
+        assert status is not None and status["status"] == "active", status
+        assert status["send_email_from_email_account_id"] == mailbox_id
+    assert membership(emulator, no_email[0]) is None
+
+    # Some prospects reply while the sensor waits in the triggerer.
+    replied = sorted(enrolled)[:REPLYING_CONTACTS]
+    emulator.reply_in_sequence(replied, SEQUENCE)
 
     def finished() -> bool:
         states = [cluster.run_states(dag_id) for dag_id in EXAMPLE_DAG_IDS]
@@ -167,7 +209,20 @@ def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
     trigger_logs = list(sensor_logs.glob("*.trigger.*.log"))
     assert trigger_logs, cluster.diagnostics()
     trigger_log = "".join(path.read_text(errors="replace") for path in trigger_logs)
-    assert "ApolloContactStageTrigger" in trigger_log and "Trigger fired event" in trigger_log, trigger_log
+    assert "ApolloSequenceStatusTrigger" in trigger_log and "Trigger fired event" in trigger_log, trigger_log
+
+    # The repliers, and only they, moved to the stage given by name and went to the owner given by email.
+    assert sorted(xcom(cluster, OUTREACH, "wait_for_replies")["replied"]) == replied
+    assert sorted(xcom(cluster, OUTREACH, "move_repliers")) == replied
+    assert sorted(xcom(cluster, OUTREACH, "assign_owner")) == replied
+    replied_stage = emulator.stage_id("Replied")
+    contacts = emulator.contacts
+    for contact_id in campaign:
+        is_replier = contact_id in replied
+        assert (contacts[contact_id]["contact_stage_id"] == replied_stage) == is_replier
+        assert (contacts[contact_id]["owner_id"] == owner_id) == is_replier
+    for contact_id in set(enrolled) - set(replied):
+        assert membership(emulator, contact_id)["status"] == "active"  # type: ignore[index]
 
     objects = s3_objects(s3_endpoint, cluster.bucket)  # type: ignore[attr-defined]
     responder_keys = [key for key in objects if key.startswith("outreach/")]
@@ -175,21 +230,22 @@ def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
     exported = [json.loads(line) for line in objects[responder_keys[0]].decode().splitlines()]
     assert sorted(contact["id"] for contact in exported) == replied
 
-    # Each daily run wrote its day's partition: every contact changed since its interval began.
+    # Each daily run wrote its day's partition: every contact changed during its interval.
     for run_id in states[DAILY_SYNC]:
         run = cluster.dag_run(DAILY_SYNC, run_id)
-        since = parse_time(run["data_interval_start"])
+        since, until = parse_time(run["data_interval_start"]), parse_time(run["data_interval_end"])
         key = f"apollo/contacts/dt={run['data_interval_start'][:10]}/contacts.jsonl"
         assert key in objects, sorted(objects)
         records = [json.loads(line) for line in objects[key].decode().splitlines()]
         ids = [contact["id"] for contact in records]
         assert len(ids) == len(set(ids))
-        assert all(parse_time(contact["updated_at"]) >= since for contact in records)
+        assert all(since <= parse_time(contact["updated_at"]) < until for contact in records)
         # Contacts the outreach run touched may land on either side of the export; the rest may not.
+        # The interval is [since, until): a scheduled run covers yesterday, not today's changes.
         changed = {
             contact_id
             for contact_id, contact in emulator.contacts.items()
-            if contact_id not in campaign and parse_time(contact["updated_at"]) >= since
+            if contact_id not in campaign and since <= parse_time(contact["updated_at"]) < until
         }
         assert changed <= set(ids), (run_id, sorted(changed - set(ids)))
 
