@@ -14,7 +14,7 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL := 5
 # compiles Airflow from source (seconds per process), so tests and the demo turn it off.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install airflow-db browser lint test test-fast e2e demo bench docs clean mutation
+.PHONY: install airflow-db browser postgres lint test test-fast e2e demo bench docs clean mutation
 
 install: $(STAMP)
 
@@ -38,6 +38,12 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
+# PostgreSQL for the warehouse tests (tests/warehouse start their own server with initdb on a free
+# loopback port and stop it at the end): Debian's server package, installed when initdb is missing.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,6 +54,7 @@ docs: $(STAMP)
 
 # Two workers on CI's two cores; each worker has its own copy of the metadata DB (tests/conftest.py).
 PYTEST_WORKERS ?= 2
+test: postgres
 test: lint docs airflow-db browser
 	$(BIN)/pytest -p no:cacheprovider -ra -n $(PYTEST_WORKERS) --durations=15
 

@@ -141,6 +141,16 @@ def get_provider_info() -> dict[str, Any]:
                 "source-integration-name": "Apollo.io",
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
                 "python-module": "airflow_provider_apollo.transfers.apollo_to_s3",
-            }
+            },
+            {
+                "source-integration-name": "Amazon Simple Storage Service (S3)",
+                "target-integration-name": "Apollo.io",
+                "python-module": "airflow_provider_apollo.transfers.s3_to_apollo",
+            },
+            {
+                "source-integration-name": "Common SQL",
+                "target-integration-name": "Apollo.io",
+                "python-module": "airflow_provider_apollo.transfers.sql_to_apollo",
+            },
         ],
     }
