@@ -1,9 +1,15 @@
-"""Example DAG: an outreach campaign as Apollo teams run it, from new contacts to an S3 file of the repliers.
+"""Example DAGs: an outreach campaign as Apollo teams run it, and its wrap-up.
+
+``apollo_outreach_pipeline``, from new contacts to an S3 file of the repliers:
 
 create the contacts with custom fields (by label; picklists by their text) -> put them on a list ->
 enroll them in a sequence by name, sending from a mailbox given by its address -> wait, deferred in
 the triggerer, until someone replies -> move the repliers to a stage by name -> hand them to an
 owner given by email -> export them to S3.
+
+``apollo_outreach_wrap_up``, when the campaign is over, for the contacts who did not reply: take
+them out of the sequence (marked finished), off the campaign's list, and note the outcome in a
+custom field of each contact through one bulk update.
 
 Contact ids travel through XCom from step to step. The team's names (sequence, mailbox, owner,
 list) are the run's params: the defaults are the Apollo emulator's team, so ``make demo`` and the
@@ -17,15 +23,19 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.providers.common.compat.sdk import DAG, Param
+from airflow.providers.common.compat.sdk import DAG, Param, task
 
 from airflow_provider_apollo.operators.contacts import (
     ApolloCreateContactOperator,
+    ApolloUpdateContactOperator,
     ApolloUpdateOwnersOperator,
     ApolloUpdateStagesOperator,
 )
-from airflow_provider_apollo.operators.lists import ApolloAddToListsOperator
-from airflow_provider_apollo.operators.sequences import ApolloAddToSequenceOperator
+from airflow_provider_apollo.operators.lists import ApolloAddToListsOperator, ApolloRemoveFromListsOperator
+from airflow_provider_apollo.operators.sequences import (
+    ApolloAddToSequenceOperator,
+    ApolloRemoveFromSequenceOperator,
+)
 from airflow_provider_apollo.sensors.sequence_status import ApolloSequenceStatusSensor
 from airflow_provider_apollo.transfers.apollo_to_s3 import ApolloSearchToS3Operator
 
@@ -212,3 +222,53 @@ with DAG(
     )
     assign_owner >> export_responders
     # [END howto_export_responders]
+
+
+with DAG(
+    dag_id="apollo_outreach_wrap_up",
+    description="Close an outreach campaign for the contacts who did not reply.",
+    schedule=None,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    render_template_as_native_obj=True,
+    params={
+        "contact_ids": Param([], type="array", description="The contacts who did not reply."),
+        "list_name": Param("Data leaders outreach", type="string", description="The campaign's list."),
+        "sequence": Param("Outbound - Data leaders", type="string", description="Sequence name or id."),
+        "outcome": Param(
+            "No reply to Outbound - Data leaders",
+            type="string",
+            description="Noted in each contact's custom field 'Lead source detail'.",
+        ),
+    },
+    tags=["apollo", "example"],
+) as wrap_up_dag:
+    # [START howto_outreach_wrap_up]
+    finish_sequence = ApolloRemoveFromSequenceOperator(
+        task_id="finish_sequence",
+        sequence="{{ params.sequence }}",
+        contact_ids="{{ params.contact_ids }}",
+        mode="finish",  # or "remove" (the membership is deleted) or "stop"
+        apollo_conn_id=APOLLO_CONN_ID,
+    )
+    remove_from_list = ApolloRemoveFromListsOperator(
+        task_id="remove_from_list",
+        contact_ids=finish_sequence.output,
+        list_names="{{ params.list_name }}",
+        apollo_conn_id=APOLLO_CONN_ID,
+    )
+
+    @task
+    def outcome_updates(contact_ids: list[str], outcome: str) -> list[dict[str, object]]:
+        """Each contact's own values for the bulk update: a custom field, by its label."""
+        return [
+            {"id": contact_id, "custom_fields": {"Lead source detail": outcome}} for contact_id in contact_ids
+        ]
+
+    note_outcome = ApolloUpdateContactOperator(
+        task_id="note_outcome",
+        # 100 contacts a request through POST /contacts/bulk_update.
+        contacts=outcome_updates(remove_from_list.output, "{{ params.outcome }}"),
+        apollo_conn_id=APOLLO_CONN_ID,
+    )
+    # [END howto_outreach_wrap_up]

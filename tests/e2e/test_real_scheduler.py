@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
 OUTREACH = "apollo_outreach_pipeline"
+WRAP_UP = "apollo_outreach_wrap_up"
 DAILY_SYNC = "apollo_contacts_daily_sync"
 EXAMPLE_DAG_IDS = (OUTREACH, DAILY_SYNC)
 RUN_ID = "e2e"
@@ -96,7 +97,7 @@ def cluster(tmp_path: Path, emulator: ApolloEmulator, s3_endpoint: str) -> Itera
     try:
         deployment.start()
         deployment.wait_for_api()
-        deployment.wait_for_dags(EXAMPLE_DAG_IDS)
+        deployment.wait_for_dags((*EXAMPLE_DAG_IDS, WRAP_UP))
         yield deployment
     finally:
         deployment.stop()
@@ -119,7 +120,7 @@ def s3_objects(endpoint: str, bucket: str) -> dict[str, bytes]:
 
 
 def xcom(cluster: AirflowCluster, dag_id: str, task_id: str, key: str = "return_value") -> Any:
-    """One XCom value of the run, through the REST API."""
+    """One XCom value of the run ``RUN_ID``, through the REST API."""
     body = cluster.api(f"/api/v2/dags/{dag_id}/dagRuns/{RUN_ID}/taskInstances/{task_id}/xcomEntries/{key}")
     value = body["value"]
     return json.loads(value) if isinstance(value, str) else value
@@ -229,6 +230,29 @@ def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
     assert len(responder_keys) == 1, sorted(objects)
     exported = [json.loads(line) for line in objects[responder_keys[0]].decode().splitlines()]
     assert sorted(contact["id"] for contact in exported) == replied
+
+    # The wrap-up closes the campaign for the others: out of the sequence and the list, a custom
+    # field noted on each through a bulk update.
+    silent = sorted(set(enrolled) - set(replied))
+    cluster.cli("dags", "unpause", WRAP_UP, "--yes")
+    cluster.cli("dags", "trigger", WRAP_UP, "--run-id", RUN_ID, "--conf", json.dumps({"contact_ids": silent}))
+    wait_until(
+        lambda: set(cluster.run_states(WRAP_UP).values()) & TERMINAL_STATES,
+        "the wrap-up run",
+        deadline,
+        cluster,
+    )
+    assert cluster.run_states(WRAP_UP) == {RUN_ID: "success"}, cluster.diagnostics()
+    assert xcom(cluster, WRAP_UP, "note_outcome") == silent
+    detail = emulator.field_id("Lead source detail")
+    contacts = emulator.contacts
+    for contact_id in enrolled:
+        is_silent = contact_id in silent
+        status = membership(emulator, contact_id)
+        assert status is not None and status["status"] == "finished", status
+        assert status["inactive_reason"] == ("manually finished" if is_silent else "replied")
+        assert (label_id in contacts[contact_id]["label_ids"]) == (not is_silent)
+        assert (contacts[contact_id]["typed_custom_fields"].get(detail) is not None) == is_silent
 
     # Each daily run wrote its day's partition: every contact changed during its interval.
     for run_id in states[DAILY_SYNC]:

@@ -1,9 +1,11 @@
-"""The example outreach DAG under dag.test() against the emulator and moto's S3, then run again.
+"""The example outreach DAGs under dag.test() against the emulator and moto's S3.
 
-Every step is checked against the emulator's state: custom fields by label, the list, the
-enrollment (and the contact Apollo skips, with its reason), the deferred wait, the stage and the
-owner given by name and email, and the export. The prospects reply once the sensor's first check
-has found nobody, so the run has to wait. A second run of the same DAG changes nothing twice.
+Every step of ``apollo_outreach_pipeline`` is checked against the emulator's state: custom fields
+by label, the list, the enrollment (and the contact Apollo skips, with its reason), the deferred
+wait, the stage and the owner given by name and email, and the export. The prospects reply once
+the sensor's first check has found nobody, so the run has to wait. A second run of the same DAG
+changes nothing twice. Then ``apollo_outreach_wrap_up`` closes the campaign for the others: out
+of the sequence, off the list, and a custom field noted through a bulk update.
 """
 
 from __future__ import annotations
@@ -46,12 +48,12 @@ def team(monkeypatch: pytest.MonkeyPatch, aws_connection: str, s3_bucket: str) -
         yield emulator
 
 
-def load_example_dag() -> Any:
+def load_example_dag(dag_id: str = DAG_ID) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
     assert not bag.import_errors, bag.import_errors
-    return bag.get_dag(DAG_ID)
+    return bag.get_dag(dag_id)
 
 
 def xcoms(dag_run: Any) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def xcoms(dag_run: Any) -> dict[str, Any]:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        rows = list(session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=DAG_ID)))
+        rows = list(session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id)))
         return {
             row.task_id
             if row.key == "return_value"
@@ -168,3 +170,37 @@ def test_example_outreach_dag_runs_every_step_and_a_rerun_changes_nothing_twice(
         assert again[task] == values[task], task
     assert again["assign_owner"] == repliers
     assert state(emulator) == after_first
+
+
+def test_wrap_up_takes_the_silent_contacts_out_of_the_sequence_and_list_and_notes_the_outcome(
+    team: ApolloEmulator,
+) -> None:
+    emulator = team
+    errors: list[BaseException] = []
+    replier = threading.Thread(target=reply_after_first_check, args=(emulator, errors), daemon=True)
+    replier.start()
+    outreach = load_example_dag().test()
+    replier.join(timeout=5)
+    assert outreach.state == "success" and not errors, errors
+    repliers = xcoms(outreach)["wait_for_replies"]["replied"]
+    silent = [i for i in enrolled_ids(emulator) if i not in repliers]
+    assert silent
+
+    wrap_up = load_example_dag("apollo_outreach_wrap_up").test(run_conf={"contact_ids": silent})
+
+    assert wrap_up.state == "success", {ti.task_id: ti.state for ti in wrap_up.get_task_instances()}
+    values = xcoms(wrap_up)
+    assert values["finish_sequence"] == values["remove_from_list"] == values["note_outcome"] == silent
+    sequence_id = emulator.sequence_id(SEQUENCE)
+    label_id = next(label["id"] for label in emulator.labels if label["name"] == LIST_NAME)
+    detail = emulator.field_id("Lead source detail")
+    contacts = emulator.contacts
+    for contact_id in enrolled_ids(emulator):
+        membership = emulator.sequence_statuses(contact_id)[sequence_id]
+        is_silent = contact_id in silent
+        # The repliers are untouched: finished because they replied, still on the list.
+        assert membership["status"] == "finished"
+        assert membership["inactive_reason"] == ("manually finished" if is_silent else "replied")
+        assert (label_id in contacts[contact_id]["label_ids"]) == (not is_silent)
+        noted = contacts[contact_id]["typed_custom_fields"].get(detail)
+        assert (noted == "No reply to Outbound - Data leaders") == is_silent
