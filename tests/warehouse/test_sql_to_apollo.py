@@ -207,3 +207,54 @@ def test_sql_arguments_are_checked_when_the_dag_is_parsed() -> None:
         SqlToApolloOperator(
             task_id="u", sql="SELECT 1", conn_id="c", rejects_bucket="b", rejects_key="k", fetch_size=0
         )
+
+
+def test_the_documented_query_upserts_one_day_of_scored_leads(
+    postgres_url: str, postgres_leads: Any, apollo: ApolloEmulator, s3_bucket: str, aws_connection: str
+) -> None:
+    import psycopg2
+
+    postgres_leads([])  # the database and its connection "warehouse"
+    database = json.loads(__import__("os").environ["AIRFLOW_CONN_WAREHOUSE"])["schema"]
+    with psycopg2.connect(postgres_url.rsplit("/", 1)[0] + "/" + database) as db, db.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE scored_leads (lead_key integer, scored_on date, apollo_id text, first text, "
+            "last text, email text, company text, score numeric)"
+        )
+        cursor.executemany(
+            "INSERT INTO scored_leads VALUES (%s, %s, NULL, %s, 'Lead', %s, 'Acme', %s)",
+            [(n, f"2026-05-0{1 + n % 2}", f"Ada{n}", f"ada{n}@sql.example", n) for n in range(40)],
+        )
+    # [START howto_sql_to_apollo]
+    from airflow_provider_apollo.transfers.sql_to_apollo import SqlToApolloOperator
+
+    upsert_from_warehouse = SqlToApolloOperator(
+        task_id="upsert_from_warehouse",
+        conn_id="warehouse",  # any connection whose hook is a common-SQL DbApiHook
+        sql="SELECT apollo_id, first, last, email, company, score FROM scored_leads "
+        "WHERE scored_on = %(day)s ORDER BY lead_key",
+        parameters={"day": "{{ ds }}"},
+        column_map={
+            "apollo_id": "id",
+            "first": "first_name",
+            "last": "last_name",
+            "email": "email",
+            "company": "organization_name",
+            "score": "custom_fields.Lead score",
+        },
+        rejects_bucket="{{ var.value.apollo_s3_bucket }}",
+        rejects_key="apollo/scored_leads/{{ ds }}.rejects.jsonl",
+        fetch_size=1_000,
+    )
+    # [END howto_sql_to_apollo]
+    context: dict[str, Any] = {
+        "ds": "2026-05-01",
+        "var": {"value": {"apollo_s3_bucket": s3_bucket}},
+        "ti": TaskInstance(),
+    }
+    upsert_from_warehouse.render_template_fields(context)
+    result = upsert_from_warehouse.execute(context)
+    assert result == {"created": 20, "updated": 0, "unchanged": 0, "rejected": 0, "rejects_uri": None}
+    assert sorted(c["email"] for c in apollo.contacts.values()) == sorted(
+        f"ada{n}@sql.example" for n in range(0, 40, 2)
+    )
