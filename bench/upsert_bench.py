@@ -12,19 +12,22 @@ Measures, for a JSON-lines extract of creates (no id), updates (an Apollo id) an
 
 A 200-record run goes first and is not reported (one-off imports and client set-up).
 
-The emulator runs in its own process, so its memory is not the client's. Run:
+The emulator and moto's S3 server run in their own processes, so their memory is not the client's. Run:
 ``.venv/bin/python bench/upsert_bench.py`` (``--rows 50000`` by default).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     create_bucket,
     emulator_process,
+    free_port,
     prepare_environment,
-    s3_server,
     task_context,
     use_apollo_connection,
 )
@@ -186,12 +189,48 @@ def run(rows: int, endpoint: str) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def s3_process() -> Iterator[str]:
+    """moto's S3 server in its own process (serving a 12 MB object costs the server memory, not the client)."""
+    import subprocess
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "testing",
+                "password": "testing",
+                "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+            }
+        )
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[5_000, 50_000])
     args = parser.parse_args()
     results = []
-    with s3_server() as endpoint:
+    with s3_process() as endpoint:
         # One small run first, not reported: imports, the first boto client and connection look-ups
         # are paid once per worker process, not per record.
         run(200, endpoint)
