@@ -25,7 +25,9 @@ with DAG(
     tags=["apollo", "test"],
 ) as dag:
     ApolloUpdateStagesOperator(
-        task_id="long_update", contact_ids="{{ var.json.apollo_quota_e2e.long_ids }}", contact_stage="Interested"
+        task_id="long_update",
+        contact_ids="{{ var.json.apollo_quota_e2e.long_ids }}",
+        contact_stage="Interested",
     )
     for index in range(PARALLEL_TASKS):
         ApolloUpdateOwnersOperator(
