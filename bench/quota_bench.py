@@ -10,18 +10,17 @@ resumes from its checkpoint. Run: ``.venv/bin/python bench/quota_bench.py`` (``m
 from __future__ import annotations
 
 import argparse
-import asyncio
-import importlib
 import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import create_bucket, prepare_environment, s3_server  # noqa: E402
+
+from airflow_provider_apollo.testing import run_deferring  # noqa: E402
 
 prepare_environment()
 
@@ -31,51 +30,21 @@ HOURLY_QUOTA = 400
 TIME_SCALE = 0.02
 
 
-class TaskInstance:
-    task_id = "job"
-    map_index = -1
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str, key: str, **kwargs: Any) -> Any:
-        return self.xcoms.get(key)
-
-
-def run_deferring(operator: Any) -> dict[str, float]:
+def run_deferring_timed(operator: Any) -> dict[str, float]:
     """Run like Airflow: worker time in execute/resume, trigger time outside it."""
-    from airflow.providers.common.compat.sdk import TaskDeferred
-
-    context = {"ti": TaskInstance()}
-    worker = 0.0
-    waits = 0
-    started = time.monotonic()
-    call, kwargs = operator.execute, {}
-    while True:
-        entered = time.monotonic()
-        try:
-            call(context, **kwargs)
-            worker += time.monotonic() - entered
-            break
-        except TaskDeferred as deferred:
-            worker += time.monotonic() - entered
-            waits += 1
-            classpath, trigger_kwargs = deferred.trigger.serialize()
-            module, _, name = classpath.rpartition(".")
-            trigger = getattr(importlib.import_module(module), name)(**json.loads(json.dumps(trigger_kwargs)))
-            event = asyncio.run(anext(trigger.run())).payload
-            call, kwargs = operator.execute_after_quota, {"event": event}
-    return {"worker_seconds": worker, "wall_seconds": time.monotonic() - started, "windows_waited": waits}
+    run = run_deferring(operator)
+    return {
+        "worker_seconds": run.worker_seconds,
+        "wall_seconds": run.wall_seconds,
+        "windows_waited": len(run.deferrals),
+    }
 
 
 def measure(
     job: str, size: int, endpoint: str, minimum_calls: int, make: Any, emulator: Any
 ) -> dict[str, Any]:
     before = len(emulator.requests)
-    figures = run_deferring(make())
+    figures = run_deferring_timed(make())
     sent = [r for r in emulator.requests[before:] if r.path.endswith(endpoint)]
     ok = sum(1 for r in sent if r.status == 200)
     limited = sum(1 for r in sent if r.status == 429)

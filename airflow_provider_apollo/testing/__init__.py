@@ -12,5 +12,6 @@ Example::
 from __future__ import annotations
 
 from airflow_provider_apollo.testing.emulator import ApolloEmulator, Fault, RecordedRequest
+from airflow_provider_apollo.testing.tasks import DeferredRun, TaskInstanceStub, run_deferring
 
-__all__ = ["ApolloEmulator", "Fault", "RecordedRequest"]
+__all__ = ["ApolloEmulator", "DeferredRun", "Fault", "RecordedRequest", "TaskInstanceStub", "run_deferring"]

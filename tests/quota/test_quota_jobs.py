@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import json
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowException, TaskDeferred
+from airflow.providers.common.compat.sdk import AirflowException
 from dag_support import load_dag, xcom_value
 
 from airflow_provider_apollo.operators.contacts import (
@@ -18,7 +16,7 @@ from airflow_provider_apollo.operators.contacts import (
     ApolloUpdateOwnersOperator,
     ApolloUpdateStagesOperator,
 )
-from airflow_provider_apollo.testing import ApolloEmulator
+from airflow_provider_apollo.testing import ApolloEmulator, TaskInstanceStub, run_deferring
 
 HOURLY_QUOTA = 5
 # One emulated hour lasts 3600 * TIME_SCALE real seconds (1.8 s).
@@ -45,42 +43,15 @@ def hourly(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApolloEmulator]:
         yield emulator
 
 
-class TaskInstance:
-    """What the operators use of a task instance: XCom in and out, through JSON as Airflow stores it."""
-
-    task_id = "job"
-    map_index = -1
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str, key: str, **kwargs: Any) -> Any:
-        return self.xcoms.get(key)
+def TaskInstance() -> TaskInstanceStub:  # noqa: N802 - reads as the class it stands for
+    return TaskInstanceStub("job")
 
 
 def run_with_deferrals(operator: Any, context: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-    """Run ``operator`` as Airflow does: on each deferral wait for the trigger's moment, then resume."""
-    deferrals: list[dict[str, Any]] = []
-    try:
-        return operator.execute(context), deferrals
-    except TaskDeferred as deferred:
-        pending = deferred
-    while True:
-        assert pending.method_name == "execute_after_quota"
-        classpath, kwargs = pending.trigger.serialize()
-        kwargs = json.loads(json.dumps(kwargs))  # trigger kwargs are stored as JSON
-        deferrals.append(kwargs)
-        module, _, name = classpath.rpartition(".")
-        trigger = getattr(importlib.import_module(module), name)(**kwargs)
-        event = asyncio.run(anext(trigger.run())).payload
-        assert time.time() >= kwargs["reset_at"]
-        try:
-            return operator.execute_after_quota(context, event=json.loads(json.dumps(event))), deferrals
-        except TaskDeferred as deferred:
-            pending = deferred
+    """Run ``operator`` as Airflow does; its value and each deferral's trigger kwargs."""
+    run = run_deferring(operator, context)
+    assert all(time.time() >= kwargs["reset_at"] for kwargs in run.deferrals)
+    return run.value, run.deferrals
 
 
 def status_count(emulator: ApolloEmulator, path: str, status: int) -> int:

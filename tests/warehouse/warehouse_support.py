@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import gzip
-import importlib
 import io
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from airflow.providers.common.compat.sdk import TaskDeferred
+from airflow_provider_apollo.testing import TaskInstanceStub, run_deferring
 
 # A valid-looking user id that is not one of the emulated team's users: Apollo refuses the batch (422).
 UNKNOWN_OWNER_ID = "ffffffffffffffffffffff01"
@@ -143,42 +140,14 @@ def keys(endpoint: str, bucket: str) -> list[str]:
     return sorted(item["Key"] for item in answer.get("Contents", []))
 
 
-class TaskInstance:
-    """What the operators use of a task instance: XCom in and out, through JSON as Airflow stores it."""
-
-    task_id = "upsert"
-    map_index = -1
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = json.loads(json.dumps(value))
-
-    def xcom_pull(self, task_ids: str, key: str, **kwargs: Any) -> Any:
-        return self.xcoms.get(key)
+def TaskInstance() -> TaskInstanceStub:  # noqa: N802 - reads as the class it stands for
+    return TaskInstanceStub("upsert")
 
 
 def run_with_deferrals(operator: Any, context: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]:
-    """Run ``operator`` as Airflow does: on each deferral wait for the trigger's moment, then resume."""
-    deferrals: list[dict[str, Any]] = []
-    try:
-        return operator.execute(context), deferrals
-    except TaskDeferred as deferred:
-        pending = deferred
-    while True:
-        assert pending.method_name == "execute_after_quota"
-        classpath, kwargs = pending.trigger.serialize()
-        kwargs = json.loads(json.dumps(kwargs))  # trigger kwargs are stored as JSON
-        deferrals.append(kwargs)
-        module, _, name = classpath.rpartition(".")
-        trigger = getattr(importlib.import_module(module), name)(**kwargs)
-        event = asyncio.run(anext(trigger.run())).payload
-        assert time.time() >= kwargs["reset_at"]
-        try:
-            return operator.execute_after_quota(context, event=json.loads(json.dumps(event))), deferrals
-        except TaskDeferred as deferred:
-            pending = deferred
+    """Run ``operator`` as Airflow does; its value and each deferral's trigger kwargs."""
+    run = run_deferring(operator, context)
+    return run.value, run.deferrals
 
 
 def status_count(emulator: Any, path: str, status: int) -> int:
