@@ -12,11 +12,12 @@ from those reasons: a contact who replied is ``finished`` with a reply as the re
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from airflow_provider_apollo.core.endpoints import ApiRequest, get_contact_request
+from airflow_provider_apollo.core.lifecycle import arun_steps, run_steps
 from airflow_provider_apollo.core.sequences import membership
 from airflow_provider_apollo.core.stage_check import REQUIRE_ALL, REQUIRE_ANY
 from airflow_provider_apollo.exceptions import (
@@ -171,36 +172,6 @@ def sequence_check(
         else:
             reached[hit].append(contact_id)
     return SequenceCheckResult(reached, missing, not_enrolled, waiting, len(wanted), seen)
-
-
-def run_steps(steps: Generator[ApiRequest, Any, T], call: Callable[[ApiRequest], Any]) -> T:
-    """Drive a generator of requests with a sync transport (``ApolloHook.call``); its return value."""
-    try:
-        request = next(steps)
-        while True:
-            try:
-                body = call(request)
-            except ApolloApiError as error:
-                request = steps.throw(error)
-            else:
-                request = steps.send(body)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def arun_steps(steps: Generator[ApiRequest, Any, T], call: Callable[[ApiRequest], Awaitable[Any]]) -> T:
-    """Drive a generator of requests with an async transport (``ApolloAsyncHook.call``)."""
-    try:
-        request = next(steps)
-        while True:
-            try:
-                body = await call(request)
-            except ApolloApiError as error:
-                request = steps.throw(error)
-            else:
-                request = steps.send(body)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
 
 
 __all__ = [

@@ -19,9 +19,9 @@ from airflow_provider_apollo.core.endpoints import (
     ApiRequest,
     contact_path,
 )
+from airflow_provider_apollo.core.lifecycle import arun_steps, run_steps
 from airflow_provider_apollo.core.paging import SearchPager, read_pagination
 from airflow_provider_apollo.exceptions import (
-    ApolloApiError,
     ApolloArgumentError,
     ApolloNotFoundError,
     ApolloValidationError,
@@ -226,29 +226,9 @@ def _result(
 
 def run_check(check: StageCheck, call: Callable[[ApiRequest], Any]) -> StageCheckResult:
     """Drive a check with a sync transport (``ApolloHook.call``)."""
-    try:
-        request = next(check)
-        while True:
-            try:
-                body = call(request)
-            except ApolloApiError as error:
-                request = check.throw(error)
-            else:
-                request = check.send(body)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+    return run_steps(check, call)
 
 
 async def arun_check(check: StageCheck, call: Callable[[ApiRequest], Awaitable[Any]]) -> StageCheckResult:
     """Drive a check with an async transport (``ApolloAsyncHook.call``)."""
-    try:
-        request = next(check)
-        while True:
-            try:
-                body = await call(request)
-            except ApolloApiError as error:
-                request = check.throw(error)
-            else:
-                request = check.send(body)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+    return await arun_steps(check, call)
