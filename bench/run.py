@@ -257,7 +257,7 @@ def bench_latency(plan: Plan) -> list[dict[str, Any]]:
             read = sum(1 for _ in hook.search_contacts(concurrency=concurrency))
             elapsed = time.perf_counter() - started
             _expect(read == contacts, f"the hook read {read} contacts, expected {contacts}")
-            record("hook search_contacts", concurrency, elapsed, hook.status_counts[429], hook.request_count)
+            record("hook search_contacts", concurrency, elapsed, hook.stats.rate_limited, hook.request_count)
         for concurrency in plan.concurrencies:
             time.sleep(window)
             operator = ApolloSearchToS3Operator(
@@ -277,7 +277,7 @@ def bench_latency(plan: Plan) -> list[dict[str, Any]]:
                 "ApolloSearchToS3Operator",
                 concurrency,
                 elapsed,
-                operator.hook.status_counts[429],
+                operator.hook.stats.rate_limited,
                 operator.hook.request_count,
             )
     return rows
@@ -308,7 +308,7 @@ def bench_rate_limits(plan: Plan) -> list[dict[str, Any]]:
         elapsed = time.perf_counter() - started
         moved = setup.count_contacts({"contact_stage_ids": [stage_id]})
         _expect(moved == calls, f"{moved} of {calls} contacts reached the stage")
-    rate_limited = hook.status_counts[429]
+    rate_limited = hook.stats.rate_limited
     return [
         result(
             "3 rate limits",

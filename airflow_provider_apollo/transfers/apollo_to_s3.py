@@ -21,6 +21,7 @@ from airflow_provider_apollo.core import check_int_range
 from airflow_provider_apollo.core.export import (
     CREATED_SORT_FIELD,
     UPDATED_SORT_FIELD,
+    ExportPlan,
     parse_time_bound,
     parse_timestamp,
 )
@@ -249,9 +250,11 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
                 "(e.g. one containing {{ ds }}), or pass replace=True."
             )
         started = time.monotonic()
+        # A fresh export's search and bounds are checked (by building its plan) before any S3 call.
+        plan = None if state else self._plan(state, [])
         staging = self._staging(state)
         try:
-            return self._export(context, state, staging, started)
+            return self._export(context, state, staging, started, plan)
         except QuotaExhausted:
             raise
         except BaseException:
@@ -277,13 +280,9 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         with contextlib.suppress(Exception):
             staging.remove_staged()
 
-    def _export(
-        self, context: Context, state: dict[str, Any], staging: MultipartUpload, started: float
-    ) -> list[str] | None:
-        segments = int(state.get("segments", 0))
-        seen = self._staged_ids(staging, segments)
-        # Checks the rendered search and bounds before any request.
-        plan = self.hook.export_contacts(
+    def _plan(self, state: dict[str, Any], seen: list[str]) -> ExportPlan:
+        """The export plan from the checkpoint's cursor; checks the rendered search and bounds."""
+        return self.hook.export_contacts(
             self.search,
             updated_since=self.updated_since,
             updated_before=self.updated_before,
@@ -295,6 +294,19 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             cursor=state.get("plan"),
             seen_ids=seen,
         )
+
+    def _export(
+        self,
+        context: Context,
+        state: dict[str, Any],
+        staging: MultipartUpload,
+        started: float,
+        plan: ExportPlan | None,
+    ) -> list[str] | None:
+        segments = int(state.get("segments", 0))
+        seen = self._staged_ids(staging, segments)
+        if plan is None:
+            plan = self._plan(state, seen)
         returned: list[str] | None = list(seen) if self.push_contact_ids else None
         if returned is not None:
             self._check_returned_ids(len(returned))
