@@ -125,6 +125,8 @@ def _retry_budget(source: Mapping[str, Any], label: Callable[[str], str]) -> dic
     budget: dict[str, Any] = {}
     for name, (default, positive, integer) in RETRY_BUDGET_DEFAULTS.items():
         number = _number(source.get(name), default, label(name), positive=positive)
+        if integer and number != int(number):
+            raise ApolloArgumentError(f"{label(name)} must be a whole number, got {source.get(name)!r}.")
         budget[name] = int(number) if integer else number
     return budget
 

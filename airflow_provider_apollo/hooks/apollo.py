@@ -147,6 +147,11 @@ class ApolloHook(ApolloBaseHook):
     :param stats: a :class:`~airflow_provider_apollo.core.RequestStats` to count requests into.
     """
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form's hidden and relabelled fields (defined here: Airflow before 3.2 reads only the hook's own)."""
+        return super().get_ui_field_behaviour()
+
     # ------------------------------------------------------------------ transport
 
     @cached_property

@@ -17,6 +17,7 @@ from airflow_provider_apollo.core import (
     PATH_SEARCH,
     ApiRequest,
     ApiResponse,
+    ApolloConfig,
     RateLimiter,
     error_for,
     no_answer,
@@ -352,3 +353,15 @@ def test_require_any_stops_after_the_stage_search_finds_one(apollo_connection: A
     assert crowd and result.done == [watched[0]]
     gets = [r for r in apollo_connection.requests[before:] if r.method == "GET"]
     assert gets == [], f"{len(gets)} per-contact GETs after the search already decided"
+
+
+def test_a_fractional_retry_budget_is_refused_naming_the_extra() -> None:
+    with pytest.raises(ApolloArgumentError, match="extra 'max_retries' must be a whole number"):
+        ApolloConfig.from_connection(conn_id="c", password="k", host=None, extra={"max_retries": 2.5})
+    with pytest.raises(ApolloArgumentError, match="'max_retries' must be a whole number"):
+        ApolloHook(max_retries=1.5)  # type: ignore[arg-type]
+
+
+def test_the_sync_hook_declares_its_own_form_behaviour() -> None:
+    assert "get_ui_field_behaviour" in ApolloHook.__dict__
+    assert ApolloHook.get_ui_field_behaviour()["hidden_fields"] == ["login", "schema", "port"]
