@@ -599,7 +599,21 @@ class ApolloHook(ApolloBaseHook):
                 auto_unpause_at=auto_unpause_at,
                 user_id=user_id,
             )
-            done, unreported = read_enrollment(batch, self.call(request))
+            try:
+                answer = self.call(request)
+            except ApolloAuthError as error:
+                if error.status_code != 403:
+                    raise
+                raise ApolloAuthError(
+                    f"Enrolling contacts in sequence {target.name!r} needs a master API key, and this "
+                    f"connection's key was refused (403): nothing in this batch was enrolled "
+                    f"({index} batch(es) of {SEQUENCE_BATCH_SIZE} before it were). Put a master key "
+                    "(Apollo: Settings > Integrations > API keys, 'Set as master key') in the connection. "
+                    f"Apollo said: {error.message}",
+                    status_code=403,
+                    body=error.body,
+                ) from None
+            done, unreported = read_enrollment(batch, answer)
             for contact_id in unreported:
                 try:
                     contact = self.get_contact(contact_id)

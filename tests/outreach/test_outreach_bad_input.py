@@ -225,7 +225,8 @@ def test_enrollment_with_a_key_that_is_not_a_master_key_changes_nothing(
     )
 
     with pytest.raises(
-        ApolloAuthError, match="403.*not authorized to access api/v1/emailer_campaigns/add_contact_ids"
+        ApolloAuthError,
+        match="needs a master API key.*403.*not authorized to access api/v1/emailer_campaigns/add_contact_ids",
     ):
         run(operator)
 
