@@ -10,7 +10,7 @@ show_connection() {
     # The connection as Airflow resolves it, parsed by the hook's own config code.
     airflow connections get apollo_default -o json | python -c '
 import json, sys
-from airflow_provider_apollo.protocol import ApolloConfig
+from airflow_provider_apollo.core import ApolloConfig
 line = next(line for line in sys.stdin if line.startswith("["))
 conn = json.loads(line)[0]
 extra = conn["extra_dejson"]
