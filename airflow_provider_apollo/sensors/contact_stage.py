@@ -12,7 +12,6 @@ from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
-    BaseSensorOperator,
     Context,
     PokeReturnValue,
     conf,
@@ -24,7 +23,6 @@ from airflow_provider_apollo.arguments import (
     native_value,
     non_empty_string,
 )
-from airflow_provider_apollo.core.quota import quota_pause
 from airflow_provider_apollo.core.stage_check import (
     REQUIRE_ALL,
     StageCheckResult,
@@ -32,8 +30,9 @@ from airflow_provider_apollo.core.stage_check import (
     stage_check,
     validate_require,
 )
-from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
+from airflow_provider_apollo.exceptions import ApolloArgumentError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
+from airflow_provider_apollo.sensors.base import ApolloCheckSensor
 
 if TYPE_CHECKING:
     from airflow_provider_apollo.triggers.contact_stage import ApolloContactStageTrigger
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
 DEFERRAL_TIMEOUT_MARGIN = 60.0
 
 
-class ApolloContactStageSensor(BaseSensorOperator):
+class ApolloContactStageSensor(ApolloCheckSensor):
     """
     Wait until all (or any) of the given contacts are in one of the target contact stages.
 
@@ -128,17 +127,6 @@ class ApolloContactStageSensor(BaseSensorOperator):
         if result.missing:
             self.log.warning(result.missing_message())
         return result
-
-    def _check_or_quota_wait(self) -> Any:
-        """The check's result, or the seconds until an exhausted hourly or daily quota resets."""
-        try:
-            return self._check()
-        except ApolloRateLimitError as error:
-            pause = quota_pause(error, self.hook.config.max_retry_wait)
-            if pause is None:
-                raise
-            self.log.warning("Apollo's quota is used up; it resets in %.0f s, so this check waits", pause)
-            return pause
 
     def poke(self, context: Context) -> PokeReturnValue:
         result = self._check_or_quota_wait()

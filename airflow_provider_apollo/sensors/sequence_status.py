@@ -12,7 +12,6 @@ from airflow.providers.common.compat.sdk import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
-    BaseSensorOperator,
     Context,
     PokeReturnValue,
     conf,
@@ -24,7 +23,6 @@ from airflow_provider_apollo.arguments import (
     native_value,
     non_empty_string,
 )
-from airflow_provider_apollo.core.quota import quota_pause
 from airflow_provider_apollo.core.sequence_check import (
     REQUIRE_ALL,
     SequenceCheckResult,
@@ -32,8 +30,8 @@ from airflow_provider_apollo.core.sequence_check import (
     sequence_check,
 )
 from airflow_provider_apollo.core.stage_check import validate_require
-from airflow_provider_apollo.exceptions import ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
+from airflow_provider_apollo.sensors.base import ApolloCheckSensor
 
 if TYPE_CHECKING:
     from airflow_provider_apollo.triggers.sequence_status import ApolloSequenceStatusTrigger
@@ -48,7 +46,7 @@ def _target_statuses_value(value: Any) -> list[str]:
     return check_target_statuses(native_value(value, "target_statuses", list))
 
 
-class ApolloSequenceStatusSensor(BaseSensorOperator):
+class ApolloSequenceStatusSensor(ApolloCheckSensor):
     """
     Wait until all (or any) of the given contacts reach one of the target statuses in a sequence.
 
@@ -131,17 +129,6 @@ class ApolloSequenceStatusSensor(BaseSensorOperator):
         if result.missing or result.not_enrolled:
             self.log.warning(result.lost_message(repr(sequence_name)))
         return result
-
-    def _check_or_quota_wait(self) -> Any:
-        """The check's result, or the seconds until an exhausted hourly or daily quota resets."""
-        try:
-            return self._check()
-        except ApolloRateLimitError as error:
-            pause = quota_pause(error, self.hook.config.max_retry_wait)
-            if pause is None:
-                raise
-            self.log.warning("Apollo's quota is used up; it resets in %.0f s, so this check waits", pause)
-            return pause
 
     def poke(self, context: Context) -> PokeReturnValue:
         result = self._check_or_quota_wait()
