@@ -9,7 +9,6 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_apollo.core.quota import quota_pause
 from airflow_provider_apollo.core.stage_check import (
     REQUIRE_ALL,
     arun_check,
@@ -18,6 +17,7 @@ from airflow_provider_apollo.core.stage_check import (
 )
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
+from airflow_provider_apollo.triggers._quota_wait import wait_for_quota_reset
 
 __all__ = ["ApolloContactStageTrigger"]
 
@@ -95,18 +95,9 @@ class ApolloContactStageTrigger(BaseTrigger):
                         result = await arun_check(check, hook.call)
                     except ApolloRateLimitError as error:
                         # An exhausted hourly or daily quota: wait for its reset (within the timeout), then check again.
-                        pause = quota_pause(error, (await hook.get_config()).max_retry_wait)
-                        if pause is None:
-                            raise
-                        if self.end_time is not None and time.time() + pause >= self.end_time:
-                            return {
-                                "status": "timeout",
-                                "message": f"Apollo's quota stays used up past the sensor's timeout: {error}",
-                            }
-                        self.log.warning(
-                            "Apollo's quota is used up; checking again after its reset in %.0f s", pause
-                        )
-                        await asyncio.sleep(pause)
+                        timed_out = await wait_for_quota_reset(error, hook, self.end_time, self.log)
+                        if timed_out is not None:
+                            return timed_out
                         continue
                     round_number += 1
                     self.log.info(

@@ -9,7 +9,6 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_apollo.core.quota import quota_pause
 from airflow_provider_apollo.core.sequence_check import (
     REQUIRE_ALL,
     arun_steps,
@@ -19,6 +18,7 @@ from airflow_provider_apollo.core.sequence_check import (
 from airflow_provider_apollo.core.stage_check import validate_require
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
+from airflow_provider_apollo.triggers._quota_wait import wait_for_quota_reset
 
 __all__ = ["ApolloSequenceStatusTrigger"]
 
@@ -96,18 +96,9 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
                         result = await arun_steps(check, hook.call)
                     except ApolloRateLimitError as error:
                         # An exhausted hourly or daily quota: wait for its reset (within the timeout), then check again.
-                        pause = quota_pause(error, (await hook.get_config()).max_retry_wait)
-                        if pause is None:
-                            raise
-                        if self.end_time is not None and time.time() + pause >= self.end_time:
-                            return {
-                                "status": "timeout",
-                                "message": f"Apollo's quota stays used up past the sensor's timeout: {error}",
-                            }
-                        self.log.warning(
-                            "Apollo's quota is used up; checking again after its reset in %.0f s", pause
-                        )
-                        await asyncio.sleep(pause)
+                        timed_out = await wait_for_quota_reset(error, hook, self.end_time, self.log)
+                        if timed_out is not None:
+                            return timed_out
                         continue
                     self.log.info(
                         "Checked %d contacts in sequence %s: %s; %d waiting (%d calls)",
