@@ -67,6 +67,7 @@ demo: airflow-db
 bench: airflow-db
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/quota_bench.py
+	$(BIN)/python bench/upsert_quota_bench.py
 
 # Mutation testing, not part of `make test` (it takes tens of minutes): mutmut mutates the core and
 # the hooks ([tool.mutmut] in pyproject.toml) and runs the fast tests against each mutant. Results
