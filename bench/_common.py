@@ -257,3 +257,16 @@ def machine_info() -> dict[str, Any]:
         "amazon_provider": version("apache-airflow-providers-amazon"),
         "platform": platform.platform(),
     }
+
+
+def markdown_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Rows of figures as a Markdown table (integers with thousands separators), for docs/performance.md."""
+    header = list(rows[0])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        lines.append(
+            "| "
+            + " | ".join(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in header)
+            + " |"
+        )
+    return "\n".join(lines)

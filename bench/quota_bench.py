@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import create_bucket, prepare_environment, s3_server  # noqa: E402
+from _common import create_bucket, markdown_table, prepare_environment, s3_server  # noqa: E402
 
 from airflow_provider_apollo.testing import run_deferring  # noqa: E402
 
@@ -135,15 +135,7 @@ def main() -> None:
                 emulator,
             )
         )
-    header = list(rows[0])
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print(
-            "| "
-            + " | ".join(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in header)
-            + " |"
-        )
+    print(markdown_table(rows))
 
 
 if __name__ == "__main__":

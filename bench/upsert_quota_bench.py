@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import create_bucket, prepare_environment, s3_server  # noqa: E402
+from _common import create_bucket, markdown_table, prepare_environment, s3_server  # noqa: E402
 
 prepare_environment()
 
@@ -169,15 +169,8 @@ def main() -> None:
                 rejects = s3.get_object(Bucket=bucket, Key=rejects_key)["Body"].read()
                 results.append(check(source, emulator, run, counts, rejects, source))
                 print(json.dumps(results[-1]), f"({time.monotonic() - started:.0f} s)", flush=True)
-    header = list(results[0])
-    print("\n| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in results:
-        print(
-            "| "
-            + " | ".join(f"{row[k]:,}" if isinstance(row[k], int) else str(row[k]) for k in header)
-            + " |"
-        )
+    print()
+    print(markdown_table(results))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from airflow_provider_apollo.core.stage_check import (
 )
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
-from airflow_provider_apollo.triggers._quota_wait import wait_for_quota_reset
+from airflow_provider_apollo.triggers._waits import sleep_until_first_check, wait_for_quota_reset
 
 __all__ = ["ApolloContactStageTrigger"]
 
@@ -81,11 +81,7 @@ class ApolloContactStageTrigger(BaseTrigger):
     async def _wait(self) -> dict[str, Any]:
         try:
             async with ApolloAsyncHook(self.apollo_conn_id) as hook:
-                if self.first_check_at is not None:
-                    deadline = self.first_check_at
-                    if self.end_time is not None:
-                        deadline = min(deadline, self.end_time)
-                    await asyncio.sleep(max(0.0, deadline - time.time()))
+                await sleep_until_first_check(self.first_check_at, self.end_time)
                 round_number = 0
                 while True:
                     check = stage_check(

@@ -1,4 +1,4 @@
-"""Waiting out an exhausted hourly or daily quota inside a sensor's trigger, within its timeout."""
+"""The waits a sensor's trigger shares: until its first check, and out an exhausted quota within its timeout."""
 
 from __future__ import annotations
 
@@ -30,3 +30,11 @@ async def wait_for_quota_reset(
     log.warning("Apollo's quota is used up; checking again after its reset in %.0f s", pause)
     await asyncio.sleep(pause)
     return None
+
+
+async def sleep_until_first_check(first_check_at: float | None, end_time: float | None) -> None:
+    """Sleep until ``first_check_at`` (the sensor checked just before deferring), never past ``end_time``."""
+    if first_check_at is None:
+        return
+    deadline = first_check_at if end_time is None else min(first_check_at, end_time)
+    await asyncio.sleep(max(0.0, deadline - time.time()))
