@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -13,15 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from warehouse_support import connect_apollo
 
 from airflow_provider_apollo.testing import ApolloEmulator
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-
-
-def connect_apollo(monkeypatch: pytest.MonkeyPatch, emulator: ApolloEmulator, **extra: object) -> None:
-    connection = {"conn_type": "apollo", "password": emulator.api_key, "host": emulator.url, "extra": extra}
-    monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(connection))
 
 
 @pytest.fixture

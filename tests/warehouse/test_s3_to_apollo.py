@@ -7,10 +7,10 @@ import math
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowException
-from conftest import connect_apollo
 from warehouse_support import (
     COLUMN_MAP,
     TaskInstance,
+    connect_apollo,
     encode,
     extract,
     keys,

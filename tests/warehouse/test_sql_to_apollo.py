@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import connect_apollo
 from warehouse_support import (
     COLUMNS,
     TaskInstance,
+    connect_apollo,
     extract,
     read_lines,
     run_with_deferrals,

@@ -46,6 +46,12 @@ class Extract:
         return len(self.records) - len(self.bad_rows)
 
 
+def connect_apollo(monkeypatch: Any, emulator: Any, **extra: object) -> None:
+    """Point ``apollo_default`` at ``emulator`` with the given connection extras."""
+    connection = {"conn_type": "apollo", "password": emulator.api_key, "host": emulator.url, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(connection))
+
+
 def lead(i: int, **overrides: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
         "apollo_id": None,
