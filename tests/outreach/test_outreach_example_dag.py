@@ -172,6 +172,7 @@ def test_example_outreach_dag_runs_every_step_and_a_rerun_changes_nothing_twice(
     assert state(emulator) == after_first
 
 
+@pytest.mark.slow
 def test_wrap_up_takes_the_silent_contacts_out_of_the_sequence_and_list_and_notes_the_outcome(
     team: ApolloEmulator,
 ) -> None:

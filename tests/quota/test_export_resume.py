@@ -61,6 +61,7 @@ def records(data: bytes, file_format: str, compression: str | None) -> Any:
     return text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("file_format", "compression"), [("jsonl", None), ("csv", None), ("jsonl", "gzip"), ("parquet", None)]
 )

@@ -58,6 +58,7 @@ def status_count(emulator: ApolloEmulator, path: str, status: int) -> int:
     return sum(1 for r in emulator.requests if r.path.endswith(path) and r.status == status)
 
 
+@pytest.mark.slow
 def test_a_bulk_create_needing_three_hours_of_quota_finishes_in_one_try(hourly: ApolloEmulator) -> None:
     contacts = people(1_250)  # 13 batches against 5 an hour
     context = {"ti": TaskInstance()}
@@ -74,6 +75,7 @@ def test_a_bulk_create_needing_three_hours_of_quota_finishes_in_one_try(hourly: 
     assert status_count(hourly, "/contacts/bulk_create", 429) == 2  # one per exhausted hour
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("operator_class", [ApolloUpdateStagesOperator, ApolloUpdateOwnersOperator])
 def test_a_bulk_update_resumes_from_the_next_batch(hourly: ApolloEmulator, operator_class: type) -> None:
     ids = hourly.seed_contacts(1_150)  # 12 batches

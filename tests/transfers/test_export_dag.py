@@ -8,11 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from airflow_provider_apollo.testing import ApolloEmulator
 
 DAG_FILE = Path(__file__).resolve().parent.parent / "dags" / "apollo_export_test_dag.py"
 
 
+@pytest.mark.slow
 def test_daily_incremental_export_dag(apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any) -> None:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState, TaskInstanceState
