@@ -30,7 +30,6 @@ from airflow_provider_apollo.core import (
     Outcome,
     RetryPolicy,
     SearchPager,
-    WindowUsage,
     batched,
     check_contact,
     check_contacts,
@@ -488,10 +487,6 @@ class ApolloHook(ApolloBaseHook):
     def batch_count(self, items: int, batch_size: int = ID_BATCH_SIZE) -> int:
         """How many requests a batched call over ``items`` ids or contacts sends."""
         return math.ceil(items / batch_size)
-
-    def quota_usage(self, endpoint: str, method: str = "POST") -> dict[str, WindowUsage]:
-        """The latest minute, hour and day usage Apollo reported for an endpoint (the team's)."""
-        return self.rate_limiter.usage(f"{method} {endpoint}")
 
     # ------------------------------------------------------------------ connection test
 

@@ -14,6 +14,7 @@ from airflow_provider_apollo.core import (
     RateLimiter,
     RequestStats,
     RetryPolicy,
+    WindowUsage,
     check_overrides,
     request_lifecycle,
 )
@@ -60,6 +61,10 @@ class ApolloBaseHook(BaseHook):
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """Connection form: hide unused fields, call the password "API key" and the host "Base URL"."""
         return UI_FIELD_BEHAVIOUR
+
+    def quota_usage(self, endpoint: str, method: str = "POST") -> dict[str, WindowUsage]:
+        """The latest minute, hour and day usage Apollo reported for an endpoint (the team's)."""
+        return self.rate_limiter.usage(f"{method} {endpoint}")
 
     def _config_from(self, conn: Any) -> ApolloConfig:
         """The connection's config with this hook's overrides; the key is masked in task logs."""
