@@ -571,3 +571,55 @@ def test_a_timeout_is_recognised_by_its_type_name() -> None:
 
     assert no_answer(ReadTimeout("slow")).reason == "timed out"
     assert no_answer(ValueError("other")).reason == "connection dropped"
+
+
+# --------------------------------------------------------------------------- third pass: the open four
+
+
+def _minute(limit: int, used: int) -> ApiResponse:
+    headers = {
+        "x-rate-limit-minute": str(limit),
+        "x-minute-usage": str(used),
+        "x-minute-requests-left": str(limit - used),
+    }
+    return ApiResponse(200, headers, b"{}")
+
+
+def test_a_released_ticket_no_longer_counts_against_the_window() -> None:
+    """A request that got no answer gives its place back: the next two go out without a probe wait."""
+    limiter = RateLimiter()
+    wait, first = limiter.acquire("POST /contacts", 0.0)
+    assert (wait, first) == (0.0, 1)
+    limiter.observe("POST /contacts", _minute(3, 1), 0.0, 0.1, 1)  # opened the window: 2 left
+    wait, dropped = limiter.acquire("POST /contacts", 0.2)
+    assert wait == 0.0 and dropped is not None
+    limiter.release("POST /contacts", dropped)  # connection refused: Apollo never counted it
+    assert limiter.acquire("POST /contacts", 0.3)[0] == 0.0  # the 2nd of 3
+    assert limiter.acquire("POST /contacts", 0.4)[0] == 0.0  # the 3rd of 3
+    # The window is full; its end is not known yet (no 429 seen): one probe goes to learn it.
+    assert limiter.acquire("POST /contacts", 0.5)[0] == 0.0
+    assert limiter.acquire("POST /contacts", 0.6) == (0.05, None)
+
+
+def test_no_page_is_worth_reading_once_max_records_were_handed_out_even_after_a_rewind() -> None:
+    pager = SearchPager({}, per_page=10, max_records=20)
+    page = {"pagination": {"page": 1, "per_page": 10, "total_entries": 100, "total_pages": 10}}
+    pager.accept({**page, "contacts": [{"id": f"a{i}"} for i in range(10)]})
+    assert pager.last_page_worth_reading() == 2
+    shrunk = {"pagination": {"page": 2, "per_page": 10, "total_entries": 97, "total_pages": 10}}
+    pager.accept({**shrunk, "contacts": [{"id": f"b{i}"} for i in range(10)]})
+    assert pager.emitted == 20 and pager.next_page == 1  # rewound, but nothing more is wanted
+    assert pager.last_page_worth_reading() == 0
+
+
+def test_a_finished_search_asks_for_no_more_pages() -> None:
+    pager = SearchPager({"q_keywords": "x"}, per_page=10, max_records=None)
+    assert pager.next_request() == pager.request_for(1)
+    pager.accept(
+        {
+            "contacts": [{"id": "a"}],
+            "pagination": {"page": 1, "per_page": 10, "total_entries": 1, "total_pages": 1},
+        }
+    )
+    assert pager.next_request() is None
+    assert SearchPager({}, per_page=10, max_records=0).next_request() is None
