@@ -88,6 +88,9 @@ def cluster(tmp_path: Path, emulator: ApolloEmulator, s3_endpoint: str) -> Itera
         "AIRFLOW_VAR_APOLLO_S3_BUCKET": bucket,
         # The outreach DAG's sensor checks every second instead of every 10 minutes.
         "APOLLO_OUTREACH_CHECK_SECONDS": "1",
+        # Every log at DEBUG (urllib3 then logs each request's target, query string included): the
+        # key-leak check at the end reads every task, trigger and component log.
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "DEBUG",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -272,6 +275,22 @@ def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
             if contact_id not in campaign and since <= parse_time(contact["updated_at"]) < until
         }
         assert changed <= set(ids), (run_id, sorted(changed - set(ids)))
+
+    assert_no_key_in_logs(cluster, emulator.api_key)
+
+
+def assert_no_key_in_logs(cluster: AirflowCluster, api_key: str) -> None:
+    """The API key in no log the deployment wrote: task and trigger logs, and each component's output."""
+    task_logs = sorted((cluster.home / "logs").rglob("*.log"))
+    outputs = sorted(cluster.home.glob("*.out"))
+    assert task_logs and outputs, cluster.diagnostics()
+    # The task logs really are at DEBUG: urllib3's line for each request, with its target, is there.
+    assert any(
+        '"level":"debug"' in text and '"POST /api/v1/contacts/search' in text
+        for text in (path.read_text(errors="replace") for path in task_logs)
+    ), "no urllib3 DEBUG line in any task log: the leak check would not see a key in a URL"
+    leaked = [str(path) for path in task_logs + outputs if api_key in path.read_text(errors="replace")]
+    assert not leaked, f"the API key appears in {leaked}"
 
 
 def parse_time(value: str) -> datetime.datetime:
