@@ -576,7 +576,7 @@ def test_a_timeout_is_recognised_by_its_type_name() -> None:
 # --------------------------------------------------------------------------- third pass: the open four
 
 
-def _minute(limit: int, used: int) -> ApiResponse:
+def _minute_usage(limit: int, used: int) -> ApiResponse:
     headers = {
         "x-rate-limit-minute": str(limit),
         "x-minute-usage": str(used),
@@ -590,7 +590,7 @@ def test_a_released_ticket_no_longer_counts_against_the_window() -> None:
     limiter = RateLimiter()
     wait, first = limiter.acquire("POST /contacts", 0.0)
     assert (wait, first) == (0.0, 1)
-    limiter.observe("POST /contacts", _minute(3, 1), 0.0, 0.1, 1)  # opened the window: 2 left
+    limiter.observe("POST /contacts", _minute_usage(3, 1), 0.0, 0.1, 1)  # opened the window: 2 left
     wait, dropped = limiter.acquire("POST /contacts", 0.2)
     assert wait == 0.0 and dropped is not None
     limiter.release("POST /contacts", dropped)  # connection refused: Apollo never counted it
