@@ -9,6 +9,7 @@ picklist value with the known ones before any write.
 from __future__ import annotations
 
 import datetime
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,14 +122,10 @@ def _value(field: CustomField, value: Any, argument: str) -> Any:
         values = value if isinstance(value, (list, tuple)) else [value]
         return [field.option_id(item, argument) for item in values]
     if kind in ("number", "currency"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            try:
-                return float(value) if "." in str(value) else int(str(value))
-            except ValueError:
-                raise ApolloArgumentError(
-                    f"{argument}: field {field.label!r} holds a number, got {value!r}."
-                ) from None
-        return value
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else _number(value)
+        if number is None or not math.isfinite(number):
+            raise ApolloArgumentError(f"{argument}: field {field.label!r} holds a number, got {value!r}.")
+        return number
     if kind == "boolean":
         if not isinstance(value, bool):
             raise ApolloArgumentError(
@@ -270,3 +267,21 @@ def read_bulk_update(body: Any, sent_ids: Sequence[str]) -> list[dict[str, Any]]
     raise ApolloApiError(
         "Apollo answered a bulk update without 'contacts' or 'entity_progress_job'", body=body
     )
+
+
+def _number(value: Any) -> int | float | None:
+    """
+    A number written out ("12", "12.5", "1e5", a ``Decimal`` from a database): an int when it is
+    written as one; else None.
+    """
+    if isinstance(value, bool):
+        return None
+    text = str(value)
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None

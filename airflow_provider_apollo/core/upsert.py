@@ -109,7 +109,11 @@ def check_max_rejects(value: Any) -> int | float | None:
     """A count (an integer of 0 or more) or a share (a number above 0 and below 1); None: no limit."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (isinstance(value, float) and not math.isfinite(value))
+    ):
         raise ApolloArgumentError(
             f"max_rejects must be a count (0, 10 ...), a share below 1 (0.01 for 1%) or None, got {value!r}."
         )
@@ -333,7 +337,7 @@ def read_create_answer(contacts: list[dict[str, Any]], body: Any) -> list[tuple[
 
 def rows_named_in_error(error: ApolloValidationError, items: Sequence[Prepared]) -> list[Prepared]:
     """The update rows a 422 names by contact id (deleted or missing contacts), if it names any."""
-    named = set(error.deleted_contact_ids)
+    named = {str(i) for i in error.deleted_contact_ids}
     body = error.body if isinstance(error.body, Mapping) else {}
     ids = body.get("contact_ids")
     if isinstance(ids, list):
