@@ -489,13 +489,16 @@ class ExportPlan:
         resumed = cursor.page > 1
         start_page = max(1, cursor.page - 1) if resumed else 1
         self._seen.update(cursor.last_page_ids)
-        remaining = None if self.max_records is None else self.max_records - cursor.written
-        limit = remaining
+        limit = None if self.max_records is None else self.max_records - cursor.written
+        if limit is not None and resumed:
+            # The page read again was handed out before: its contacts are skipped, not counted.
+            limit += SEARCH_PER_PAGE_MAX
         if self.bounded:
             # A bounded read may stop early, so the cap matters only if the bound lies beyond it:
             # read at most what Apollo serves and check afterwards instead of refusing up front.
-            within_cap = max(0, SEARCH_RESULT_CAP - (start_page - 1) * SEARCH_PER_PAGE_MAX)
-            limit = within_cap if remaining is None else min(remaining, within_cap)
+            # Contacts updated at or after updated_before are read and skipped, so only this plan
+            # knows when max_records is reached: it stops the search itself (_limit_reached).
+            limit = max(0, SEARCH_RESULT_CAP - (start_page - 1) * SEARCH_PER_PAGE_MAX)
         paging: dict[str, Any] = {"per_page": SEARCH_PER_PAGE_MAX, "max_records": limit}
         paging["concurrency"] = self.concurrency
         if start_page > 1:

@@ -190,3 +190,26 @@ def test_stage_names_over_the_cap_are_resolved_once_and_sliced(apollo_connection
     assert len(exported) == len(set(exported)) == 50_700
     assert set(exported) == cold | replied
     assert apollo_connection.request_count("/contact_stages") == 1
+
+
+def test_a_resumed_export_with_max_records_hands_out_max_records(apollo_connection: ApolloEmulator) -> None:
+    """The page read again on resume was handed out before: it must not use up max_records."""
+    apollo_connection.seed_contacts(300)
+    first = ApolloHook().export_contacts(max_records=150)
+    exported = [contact["id"] for contact in next(iter(first))]
+    second = ApolloHook().export_contacts(max_records=150, cursor=first.state())
+    exported += ids_of(list(second))
+    assert len(exported) == len(set(exported)) == 150
+    assert (second.written, second.done) == (150, True)
+
+
+def test_contacts_past_updated_before_do_not_use_up_max_records(apollo_connection: ApolloEmulator) -> None:
+    """Newest first: the 51 contacts at or after updated_before are read and skipped, not counted."""
+    apollo_connection.seed_contacts(300)
+    times = sorted(updated_at(contact) for contact in apollo_connection.contacts.values())
+    before = times[-51]
+    plan = ApolloHook().export_contacts(updated_before=before, max_records=120)
+    exported = [contact for batch in plan for contact in batch]
+    assert len(exported) == len({contact["id"] for contact in exported}) == 120
+    assert all(updated_at(contact) < before for contact in exported)
+    assert plan.done
