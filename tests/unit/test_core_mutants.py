@@ -623,3 +623,54 @@ def test_a_finished_search_asks_for_no_more_pages() -> None:
     )
     assert pager.next_request() is None
     assert SearchPager({}, per_page=10, max_records=0).next_request() is None
+
+
+def test_the_stages_request_and_an_unexpected_stages_answer() -> None:
+    from airflow_provider_apollo.core.endpoints import list_stages_request
+    from airflow_provider_apollo.core.stages import stages_of
+
+    assert list_stages_request() == ApiRequest("GET", "/contact_stages", endpoint="/contact_stages")
+    assert list_stages_request().rate_key == "GET /contact_stages"
+    with pytest.raises(ApolloApiError) as raised:
+        stages_of(["not", "a", "dict"])
+    assert str(raised.value) == "Apollo GET /contact_stages answered an unexpected body"
+    assert raised.value.body == ["not", "a", "dict"]
+
+
+def test_contact_id_messages_name_the_argument_the_type_and_at_most_five_bad_ids() -> None:
+    from airflow_provider_apollo.core.validation import validate_contact_ids
+
+    with pytest.raises(ApolloArgumentError) as raised:
+        validate_contact_ids("c1")
+    assert str(raised.value) == "contact_ids must be a list of contact id strings, got str."
+    with pytest.raises(ApolloArgumentError) as raised:
+        validate_contact_ids(["", 1, None, " ", 2, 3, 4], "ids")
+    assert str(raised.value) == "ids must contain non-empty strings only; got '', 1, None, ' ', 2 and 2 more."
+    with pytest.raises(ApolloArgumentError) as raised:
+        validate_contact_ids(["ok", "", 5])
+    assert str(raised.value) == "contact_ids must contain non-empty strings only; got '', 5."
+
+
+def test_an_exception_reachable_twice_does_not_hide_the_rest_of_the_chain() -> None:
+    """urllib3 style: the same error as ``reason`` and as ``__context__``, the refusal as the cause."""
+    shared = OSError("shared")
+    wrapper = ConnectionError("Max retries exceeded")
+    wrapper.reason = shared  # type: ignore[attr-defined]
+    wrapper.__context__ = shared
+    wrapper.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    outcome = no_answer(wrapper)
+    assert (outcome.reason, outcome.maybe_applied) == ("connection refused", False)
+
+
+def test_usage_of_an_endpoint_never_answered_is_empty() -> None:
+    assert RateLimiter().usage("GET /contacts/{id}") == {}
+
+
+def test_a_plan_over_many_days_counts_hours_exactly() -> None:
+    from airflow_provider_apollo.core.quota import BatchCursor, WindowUsage, describe_plan
+
+    usage = {"day": WindowUsage(1000, 1000, 0)}
+    assert describe_plan("all", 8000, "/contacts", usage).endswith(
+        ": about 192.0 hours, waiting for quota resets in the triggerer"
+    )
+    assert BatchCursor.from_json({}) == BatchCursor(0, [], 0)
