@@ -108,7 +108,7 @@ def _sequence_label(sequence: Mapping[str, Any]) -> str:
     return f"{sequence.get('name')!r} ({sequence.get('id')}){archived}"
 
 
-def _listing(labels: list[str], limit: int = 30) -> str:
+def listing(labels: list[str], limit: int = 30) -> str:
     if not labels:
         return "none"
     return ", ".join(labels[:limit]) + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
@@ -141,7 +141,7 @@ def match_sequence(sequences: Sequence[Mapping[str, Any]], wanted: str) -> Seque
         else:
             raise ApolloArgumentError(
                 f"sequence {wanted!r} is ambiguous: {len(named)} sequences have that name: "
-                f"{_listing([_sequence_label(s) for s in named])}. Pass the sequence's id instead."
+                f"{listing([_sequence_label(s) for s in named])}. Pass the sequence's id instead."
             )
     if named:
         return SequenceRef(str(named[0]["id"]), str(named[0].get("name")))
@@ -176,7 +176,7 @@ def resolve_sequence(sequence: Any) -> Generator[ApiRequest, Any, SequenceRef]:
     what = "Sequences whose name contains it" if partial else "The team's sequences"
     raise ApolloArgumentError(
         f"Unknown sequence {wanted!r} (not a sequence id, and no sequence has that name). "
-        f"{what}: {_listing([_sequence_label(s) for s in candidates])}."
+        f"{what}: {listing([_sequence_label(s) for s in candidates])}."
     )
 
 
@@ -230,7 +230,7 @@ def match_mailbox(accounts: Sequence[Mapping[str, Any]], mailbox: Any) -> Mailbo
                     break
             if chosen is not None:
                 break
-    known = _listing([f"{a.get('email')} ({a.get('id')})" for a in accounts if a.get("active", True)])
+    known = listing([f"{a.get('email')} ({a.get('id')})" for a in accounts if a.get("active", True)])
     if chosen is None:
         raise ApolloArgumentError(f"Unknown mailbox {wanted!r}. The team's active mailboxes: {known}.")
     if chosen.get("active") is False:

@@ -6,7 +6,7 @@ from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_apollo.core.endpoints import ApiRequest
-from airflow_provider_apollo.core.sequences import _listing, read_all_pages
+from airflow_provider_apollo.core.sequences import listing, read_all_pages
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloAuthError
 
 PATH_USERS_SEARCH = "/users/search"
@@ -49,7 +49,7 @@ def match_owner(users: Sequence[Mapping[str, Any]], owner: str) -> str:
             return str(user["id"])
     emails = sorted(str(u.get("email")) for u in users if u.get("email") and not u.get("deleted"))
     raise ApolloArgumentError(
-        f"Unknown owner {wanted!r}: no Apollo user has that email. The team's users: {_listing(emails)}."
+        f"Unknown owner {wanted!r}: no Apollo user has that email. The team's users: {listing(emails)}."
     )
 
 

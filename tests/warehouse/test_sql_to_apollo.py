@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 from warehouse_support import (
+    COLUMN_MAP as SUPPORT_COLUMN_MAP,
+)
+from warehouse_support import (
     COLUMNS,
     TaskInstance,
     connect_apollo,
@@ -26,18 +29,7 @@ from airflow_provider_apollo.testing import ApolloEmulator
 from airflow_provider_apollo.transfers.sql_to_apollo import SqlToApolloOperator
 
 QUERY = f"SELECT {', '.join(COLUMNS)}, renewal FROM leads ORDER BY n"
-COLUMN_MAP = {
-    "apollo_id": "id",
-    "first": "first_name",
-    "last": "last_name",
-    "email": "email",
-    "company": "organization_name",
-    "title": "title",
-    "score": "custom_fields.Lead score",
-    "segment": "custom_fields.Segment",
-    "owner": "owner_id",
-    "renewal": "custom_fields.Renewal date",
-}
+COLUMN_MAP = {**SUPPORT_COLUMN_MAP, "renewal": "custom_fields.Renewal date"}
 
 
 def rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
