@@ -674,3 +674,37 @@ def test_a_plan_over_many_days_counts_hours_exactly() -> None:
         ": about 192.0 hours, waiting for quota resets in the triggerer"
     )
     assert BatchCursor.from_json({}) == BatchCursor(0, [], 0)
+
+
+# --- match_stage: names in either field, bad arguments named -------------------------------------
+
+_SPLIT_STAGES = [
+    {"id": "s-a", "display_name": "Approaching", "name": "approaching_internal"},
+    {"id": "s-b", "name": "Bounced"},  # no display name: its name still matches
+    {"id": "s-c", "display_name": "Closed"},  # no name: its display name still matches
+]
+
+
+def test_a_stage_matches_by_its_name_when_the_display_name_differs_or_is_missing() -> None:
+    from airflow_provider_apollo.core.stages import match_stage
+
+    assert match_stage(_SPLIT_STAGES, "APPROACHING_internal") == "s-a"
+    assert match_stage(_SPLIT_STAGES, "approaching") == "s-a"
+    assert match_stage(_SPLIT_STAGES, "bounced") == "s-b"
+    assert match_stage(_SPLIT_STAGES, "closed") == "s-c"
+
+
+@pytest.mark.parametrize("name", ["xxxx", "none"])
+def test_a_missing_stage_field_matches_no_name(name: str) -> None:
+    from airflow_provider_apollo.core.stages import match_stage
+
+    with pytest.raises(ApolloArgumentError, match=f"Unknown contact stage '{name}'"):
+        match_stage(_SPLIT_STAGES, name)
+
+
+@pytest.mark.parametrize("bad", [None, 7, "", "   "])
+def test_a_stage_that_is_not_a_non_empty_string_is_refused_naming_it(bad: object) -> None:
+    from airflow_provider_apollo.core.stages import match_stage
+
+    with pytest.raises(ApolloArgumentError, match=r"contact stage must be a non-empty string \(id or name\), got " + re.escape(repr(bad))):
+        match_stage(_SPLIT_STAGES, bad)
