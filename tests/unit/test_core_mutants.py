@@ -708,3 +708,11 @@ def test_a_stage_that_is_not_a_non_empty_string_is_refused_naming_it(bad: object
 
     with pytest.raises(ApolloArgumentError, match=r"contact stage must be a non-empty string \(id or name\), got " + re.escape(repr(bad))):
         match_stage(_SPLIT_STAGES, bad)
+
+
+def test_the_unknown_stage_message_lists_a_stage_without_a_display_name_by_its_name() -> None:
+    from airflow_provider_apollo.core.stages import match_stage
+
+    with pytest.raises(ApolloArgumentError) as info:
+        match_stage(_SPLIT_STAGES, "Hot")
+    assert "Known stages: 'Approaching', 'Bounced', 'Closed'." in str(info.value)
