@@ -1,0 +1,110 @@
+"""The contact-stage check's decisions, driven by a fake transport: kills the mutants of
+``core/stage_check.py`` listed in docs/mutation-testing.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_apollo.core.endpoints import PATH_CONTACT, PATH_SEARCH, ApiRequest
+from airflow_provider_apollo.core.stage_check import run_check, stage_check
+from airflow_provider_apollo.exceptions import ApolloNotFoundError, ApolloValidationError
+
+
+class Apollo:
+    """Answers a check's requests from a dict of contacts (id -> stage id); records them."""
+
+    def __init__(self, stages: dict[str, str], *, gone_status: int = 422, bodies: dict[str, Any] | None = None):
+        self.stages = stages
+        self.gone_status = gone_status
+        self.bodies = bodies or {}
+        self.requests: list[ApiRequest] = []
+
+    def __call__(self, request: ApiRequest) -> Any:
+        self.requests.append(request)
+        if request.method != "GET" or request.path.startswith(PATH_SEARCH):
+            stage_ids = (request.json_body or {}).get("contact_stage_ids") or []
+            page = int((request.json_body or {}).get("page") or 1)
+            hits = [{"id": i, "contact_stage_id": s} for i, s in self.stages.items() if s in stage_ids]
+            pages = max(1, -(-len(hits) // 100))
+            return {
+                "contacts": hits[(page - 1) * 100 : page * 100],
+                "pagination": {"page": page, "per_page": 100, "total_entries": len(hits), "total_pages": pages},
+            }
+        contact_id = request.path.rsplit("/", 1)[-1]
+        if contact_id in self.bodies:
+            return self.bodies[contact_id]
+        if contact_id not in self.stages:
+            error = ApolloNotFoundError if self.gone_status == 404 else ApolloValidationError
+            raise error("Contact not found", status_code=self.gone_status)
+        return {"contact": {"id": contact_id, "contact_stage_id": self.stages[contact_id]}}
+
+
+def test_a_few_contacts_are_each_read_with_a_get_on_the_contact_endpoint() -> None:
+    apollo = Apollo({"a": "s1", "b": "s2"})
+    result = run_check(stage_check(["a", "b"], ["s1"]), apollo)
+    assert [(r.method, r.path, r.endpoint) for r in apollo.requests] == [
+        ("GET", "/contacts/a", PATH_CONTACT),
+        ("GET", "/contacts/b", PATH_CONTACT),
+    ]
+    # Both GETs share one rate-limit window, whatever the id.
+    assert {r.rate_key for r in apollo.requests} == {f"GET {PATH_CONTACT}"}
+    assert (result.done, result.waiting, result.missing) == (["a"], ["b"], [])
+    assert (result.strategy, result.calls, result.notes) == ("get", 2, [])
+
+
+def test_exactly_per_contact_max_contacts_are_still_read_one_by_one() -> None:
+    ids = [f"c{n}" for n in range(5)]
+    apollo = Apollo({i: "s1" for i in ids})
+    result = run_check(stage_check(ids, ["s1"], per_contact_max=5), apollo)
+    assert result.strategy == "get"
+    assert result.calls == len(apollo.requests) == 5
+    assert all(r.method == "GET" for r in apollo.requests)
+
+
+@pytest.mark.parametrize("status", [404, 422])
+def test_a_contact_apollo_does_not_know_is_missing_on_404_or_422(status: int) -> None:
+    apollo = Apollo({"a": "s1"}, gone_status=status)
+    result = run_check(stage_check(["a", "gone"], ["s1"]), apollo)
+    assert (result.done, result.missing, result.waiting) == (["a"], ["gone"], [])
+
+
+@pytest.mark.parametrize("body", [None, [], "text", {"contact": None}, {"contact": "x"}])
+def test_a_get_answer_without_a_contact_object_leaves_the_contact_waiting(body: Any) -> None:
+    apollo = Apollo({"a": "s1"}, bodies={"odd": body})
+    result = run_check(stage_check(["a", "odd"], ["s1"]), apollo)
+    assert (result.done, result.waiting, result.missing) == (["a"], ["odd"], [])
+
+
+def test_a_search_check_counts_its_calls_from_zero_and_probes_the_first_slice_by_default() -> None:
+    ids = [f"c{n:02d}" for n in range(12)]
+    # c00..c01 are in the target stage; the other 10 are not found by the search. The first
+    # (default) probe round GETs c02..c06: c02 is deleted, the rest wait in another stage.
+    stages = {i: "s2" for i in ids[3:]} | {"c00": "s1", "c01": "s1"}
+    apollo = Apollo(stages)
+    result = run_check(stage_check(ids, ["s1"]), apollo)
+    assert result.strategy == "search"
+    assert [r.path.rsplit("/", 1)[-1] for r in apollo.requests[1:]] == ["c02", "c03", "c04", "c05", "c06"]
+    assert result.calls == len(apollo.requests) == 6
+    assert result.done == ["c00", "c01"]
+    assert result.missing == ["c02"]
+    assert result.waiting == ids[3:]
+
+
+def test_a_search_past_apollos_cap_says_so_in_the_notes() -> None:
+    ids = [f"c{n:02d}" for n in range(8)]
+
+    def apollo(request: ApiRequest) -> Any:
+        if request.path.startswith(PATH_SEARCH):
+            return {
+                "contacts": [{"id": "c00", "contact_stage_id": "s1"}],
+                "pagination": {"page": 1, "per_page": 100, "total_entries": 60_000, "total_pages": 600},
+            }
+        return {"contact": {"id": request.path.rsplit("/", 1)[-1], "contact_stage_id": "s1"}}
+
+    result = run_check(stage_check(ids, ["s1"]), apollo)
+    assert result.strategy == "search+get"
+    assert result.done == ids
+    assert result.calls == 8
+    assert len(result.notes) == 1 and "60,000 contacts, more than one search serves (50,000)" in result.notes[0]
