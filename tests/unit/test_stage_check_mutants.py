@@ -108,3 +108,53 @@ def test_a_search_past_apollos_cap_says_so_in_the_notes() -> None:
     assert result.done == ids
     assert result.calls == 8
     assert len(result.notes) == 1 and "60,000 contacts, more than one search serves (50,000)" in result.notes[0]
+
+
+def _paged_search(pages: list[list[str]], total_entries: int | None = None):
+    """A transport whose stage search answers ``pages`` (watched ids in the target stage per
+    page, padded with other contacts to 100) and whose GETs find every contact in stage s1."""
+    total_pages = len(pages)
+    entries = total_entries if total_entries is not None else total_pages * 100
+    requests: list[ApiRequest] = []
+
+    def call(request: ApiRequest) -> Any:
+        requests.append(request)
+        if request.path == PATH_SEARCH:
+            page = int(request.json_body["page"])
+            ids = pages[page - 1] if page <= total_pages else []
+            contacts = [{"id": i, "contact_stage_id": "s1"} for i in ids]
+            contacts += [{"id": f"other-{page}-{n}", "contact_stage_id": "s1"} for n in range(100 - len(ids))]
+            return {
+                "contacts": contacts,
+                "pagination": {"page": page, "per_page": 100, "total_entries": entries, "total_pages": total_pages},
+            }
+        return {"contact": {"id": request.path.rsplit("/", 1)[-1], "contact_stage_id": "s1"}}
+
+    return call, requests
+
+
+WATCHED = [f"w{n}" for n in range(6)]
+
+
+def test_paging_goes_on_while_the_pages_left_cost_no_more_than_a_get_per_remaining_contact() -> None:
+    # After page 1, 3 pages are left for 4 contacts; after page 2, 2 pages for 2: keep paging.
+    call, requests = _paged_search([WATCHED[:2], WATCHED[2:4], WATCHED[4:], []])
+    result = run_check(stage_check(WATCHED, ["s1"]), call)
+    assert [r.json_body["page"] for r in requests] == [1, 2, 3]
+    assert (result.strategy, result.calls, result.done, result.notes) == ("search", 3, WATCHED, [])
+
+
+def test_paging_stops_for_gets_when_more_pages_are_left_than_contacts_to_find() -> None:
+    # After page 1, 5 pages are left for 3 contacts: GET the 3 instead.
+    call, requests = _paged_search([WATCHED[:3], [], [], [], [], WATCHED[3:]])
+    result = run_check(stage_check(WATCHED, ["s1"]), call)
+    assert [r.path for r in requests] == [PATH_SEARCH] + [f"/contacts/{i}" for i in WATCHED[3:]]
+    assert (result.strategy, result.calls, result.done) == ("search+get", 4, WATCHED)
+    assert result.notes == ["5 more search pages cost more than one GET per remaining contact"]
+
+
+def test_a_search_of_exactly_apollos_cap_is_read_as_a_search() -> None:
+    call, requests = _paged_search([WATCHED] + [[] for _ in range(499)], total_entries=50_000)
+    result = run_check(stage_check(WATCHED, ["s1"]), call)
+    assert len(requests) == 1
+    assert (result.strategy, result.calls, result.done, result.notes) == ("search", 1, WATCHED, [])
