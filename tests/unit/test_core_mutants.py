@@ -716,3 +716,14 @@ def test_the_unknown_stage_message_lists_a_stage_without_a_display_name_by_its_n
     with pytest.raises(ApolloArgumentError) as info:
         match_stage(_SPLIT_STAGES, "Hot")
     assert "Known stages: 'Approaching', 'Bounced', 'Closed'." in str(info.value)
+
+
+def test_bad_contact_ids_show_five_and_count_the_rest() -> None:
+    from airflow_provider_apollo.core.validation import validate_contact_ids
+
+    with pytest.raises(ApolloArgumentError) as five:
+        validate_contact_ids(["", 1, None, " ", 2.0])
+    assert str(five.value) == "contact_ids must contain non-empty strings only; got '', 1, None, ' ', 2.0."
+    with pytest.raises(ApolloArgumentError) as six:
+        validate_contact_ids(["ok", "", 1, None, " ", 2.0, 3], "ids")
+    assert str(six.value) == "ids must contain non-empty strings only; got '', 1, None, ' ', 2.0 and 1 more."

@@ -109,7 +109,7 @@ def test_a_wait_ending_exactly_at_max_quota_wait_still_waits() -> None:
     )
     assert at_limit.defer
     past = decide_quota_wait(stop(3600.0), waited=100.5, wait_for_quota=True, max_quota_wait=100.0 + seconds)
-    assert not past.defer
+    assert past.defer is False  # a bool, as declared, not merely falsy
     assert past.seconds == pytest.approx(seconds)
 
 
@@ -124,7 +124,7 @@ def test_past_max_quota_wait_the_job_fails_saying_how_long_and_what_is_left() ->
 
 def test_without_wait_for_quota_the_job_fails_at_once() -> None:
     decision = decide_quota_wait(stop(45.0), waited=0.0, wait_for_quota=False, max_quota_wait=86400.0)
-    assert not decision.defer
+    assert decision.defer is False
     assert decision.seconds == pytest.approx(45.0 * 1.01 + 1.0)
     assert decision.message == (
         "Apollo POST /contacts answered 429. Apollo's quota resets in 45.0 s; 3,200 of 5,000 contacts left. "
