@@ -1,0 +1,51 @@
+"""The search pager's and search checks' decisions: kills the mutants of ``core/paging.py`` listed
+in docs/mutation-testing.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_apollo.core import SearchPager, validate_search
+from airflow_provider_apollo.exceptions import ApolloArgumentError
+
+
+def _page(ids: list[str], total_entries: int, total_pages: int, page: Any = None) -> dict[str, Any]:
+    pagination: dict[str, Any] = {"per_page": 2, "total_entries": total_entries, "total_pages": total_pages}
+    if page is not None:
+        pagination["page"] = page
+    return {"contacts": [{"id": i} for i in ids], "pagination": pagination}
+
+
+@pytest.mark.parametrize("reserved", ["page", "per_page", "api_key"])
+def test_reserved_search_filters_are_refused_saying_how_paging_is_done(reserved: str) -> None:
+    with pytest.raises(ApolloArgumentError) as info:
+        validate_search({reserved: 1}, 100, None)
+    assert str(info.value) == (
+        f"search filters must not contain {reserved!r}: paging is done for you (use per_page= and max_records=)."
+    )
+
+
+def test_the_pager_advances_by_the_page_it_asked_for_when_apollo_omits_the_page_number() -> None:
+    pager = SearchPager({}, per_page=2, max_records=None)
+    asked = []
+    bodies = [_page(["a", "b"], 6, 3), _page(["c", "d"], 6, 3), _page(["e", "f"], 6, 3)]
+    handed: list[str] = []
+    while (request := pager.next_request()) is not None and len(asked) < 5:
+        asked.append(request.json_body["page"])
+        handed += [c["id"] for c in pager.accept(bodies[len(asked) - 1])]
+    assert asked == [1, 2, 3]
+    assert handed == ["a", "b", "c", "d", "e", "f"]
+
+
+def test_max_records_holds_when_a_rewind_reads_a_page_again() -> None:
+    # Page 2 shows one contact deleted in front: the pager hands out one more (reaching
+    # max_records=3) and rewinds to page 1. Page 1, read again, must hand out nothing.
+    pager = SearchPager({}, per_page=2, max_records=3)
+    handed = [c["id"] for c in pager.accept(_page(["a", "b"], 6, 3, page=1))]
+    handed += [c["id"] for c in pager.accept(_page(["d", "e"], 5, 3, page=2))]
+    assert (handed, pager.next_page) == (["a", "b", "d"], 1)
+    handed += [c["id"] for c in pager.accept(_page(["b", "c"], 5, 3, page=1))]
+    assert handed == ["a", "b", "d"]
+    assert pager.next_page is None
