@@ -49,3 +49,26 @@ def test_max_records_holds_when_a_rewind_reads_a_page_again() -> None:
     handed += [c["id"] for c in pager.accept(_page(["b", "c"], 5, 3, page=1))]
     assert handed == ["a", "b", "d"]
     assert pager.next_page is None
+
+
+def test_a_rewind_goes_back_by_the_pages_that_went_missing_and_each_is_counted() -> None:
+    pager = SearchPager({}, per_page=2, max_records=None)
+    pager.accept(_page(["a", "b"], 10, 5, page=1))
+    pager.accept(_page(["c", "d"], 10, 5, page=2))
+    pager.accept(_page(["e", "f"], 10, 5, page=3))
+    # Page 4 shows 1 contact gone: go back 1 page (not to page 1).
+    pager.accept(_page(["h", "i"], 9, 5, page=4))
+    assert (pager.next_page, pager.rewinds) == (3, 1)
+    # Page 3 read again shows 3 more gone: back ceil(3 / 2) = 2 pages.
+    pager.accept(_page(["i", "j"], 6, 3, page=3))
+    assert (pager.next_page, pager.rewinds) == (1, 2)
+
+
+def test_page_one_read_again_after_a_rewind_moves_on_even_if_more_went_missing() -> None:
+    pager = SearchPager({}, per_page=2, max_records=None)
+    pager.accept(_page(["a", "b"], 10, 5, page=1))
+    pager.accept(_page(["d", "e"], 9, 5, page=2))
+    assert (pager.next_page, pager.rewinds) == (1, 1)
+    # There is nothing before page 1 to go back to: read on.
+    pager.accept(_page(["b", "d"], 8, 4, page=1))
+    assert (pager.next_page, pager.rewinds) == (2, 1)
