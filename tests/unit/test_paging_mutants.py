@@ -72,3 +72,15 @@ def test_page_one_read_again_after_a_rewind_moves_on_even_if_more_went_missing()
     # There is nothing before page 1 to go back to: read on.
     pager.accept(_page(["b", "d"], 8, 4, page=1))
     assert (pager.next_page, pager.rewinds) == (2, 1)
+
+
+def test_the_search_cap_error_carries_the_total_and_the_cap() -> None:
+    from airflow_provider_apollo.core.paging import check_search_cap
+    from airflow_provider_apollo.exceptions import ApolloSearchCapError
+
+    check_search_cap(50_000, None)
+    with pytest.raises(ApolloSearchCapError) as info:
+        check_search_cap(50_001, None)
+    assert (info.value.total_entries, info.value.cap) == (50_001, 50_000)
+    assert "matches 50,001 contacts, more than the 50,000 Apollo returns" in str(info.value)
+    assert "silently miss 1 of them" in str(info.value)
