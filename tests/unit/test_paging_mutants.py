@@ -82,5 +82,9 @@ def test_the_search_cap_error_carries_the_total_and_the_cap() -> None:
     with pytest.raises(ApolloSearchCapError) as info:
         check_search_cap(50_001, None)
     assert (info.value.total_entries, info.value.cap) == (50_001, 50_000)
-    assert "matches 50,001 contacts, more than the 50,000 Apollo returns" in str(info.value)
-    assert "silently miss 1 of them" in str(info.value)
+    assert str(info.value) == (
+        "This search matches 50,001 contacts, more than the 50,000 Apollo returns for one query, so "
+        "reading it would silently miss 1 of them. Narrow the filters (contact_stage_ids, "
+        "contact_label_ids, q_keywords), split the search into several, or pass max_records<=50,000 "
+        "to read only the first records on purpose. ApolloSearchToS3Operator splits by contact stage for you."
+    )
