@@ -88,3 +88,25 @@ def test_the_search_cap_error_carries_the_total_and_the_cap() -> None:
         "contact_label_ids, q_keywords), split the search into several, or pass max_records<=50,000 "
         "to read only the first records on purpose. ApolloSearchToS3Operator splits by contact stage for you."
     )
+
+
+def test_missing_or_unreadable_pagination_numbers_take_their_defaults() -> None:
+    from airflow_provider_apollo.core.paging import Pagination, read_pagination
+
+    assert read_pagination({"pagination": {}}) == Pagination(1, 0, 0, 0)
+    assert read_pagination({"pagination": {"page": "", "per_page": None, "total_entries": "x", "total_pages": []}}) == (
+        Pagination(1, 0, 0, 0)
+    )
+    assert read_pagination({"pagination": {"page": "3", "per_page": "25", "total_entries": 60, "total_pages": "3"}}) == (
+        Pagination(3, 25, 60, 3)
+    )
+
+
+@pytest.mark.parametrize("body", [{}, {"pagination": None}, {"pagination": []}, None, []])
+def test_a_search_answer_without_pagination_is_an_api_error_saying_so(body: Any) -> None:
+    from airflow_provider_apollo.core.paging import read_pagination
+    from airflow_provider_apollo.exceptions import ApolloApiError
+
+    with pytest.raises(ApolloApiError) as info:
+        read_pagination(body)
+    assert str(info.value) == "Apollo search answered without a 'pagination' object"
