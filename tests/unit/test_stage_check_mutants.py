@@ -158,3 +158,21 @@ def test_a_search_of_exactly_apollos_cap_is_read_as_a_search() -> None:
     result = run_check(stage_check(WATCHED, ["s1"]), call)
     assert len(requests) == 1
     assert (result.strategy, result.calls, result.done, result.notes) == ("search", 1, WATCHED, [])
+
+
+def test_under_any_a_whole_search_with_one_contact_done_sends_no_probes() -> None:
+    call, requests = _paged_search([WATCHED[:1]])
+    result = run_check(stage_check(WATCHED, ["s1"], require="any"), call)
+    assert [r.path for r in requests] == [PATH_SEARCH]
+    assert (result.strategy, result.calls, result.done, result.missing) == ("search", 1, ["w0"], [])
+    assert result.waiting == WATCHED[1:]
+
+
+@pytest.mark.parametrize("require", ["all", "any"])
+def test_a_search_past_the_cap_that_finds_enough_keeps_its_note(require: str) -> None:
+    found = WATCHED if require == "all" else WATCHED[:2]
+    call, requests = _paged_search([found] + [[] for _ in range(599)], total_entries=60_000)
+    result = run_check(stage_check(WATCHED, ["s1"], require=require), call)
+    assert len(requests) == 1
+    assert (result.strategy, result.done) == ("search", found)
+    assert len(result.notes) == 1 and "60,000 contacts" in result.notes[0]
