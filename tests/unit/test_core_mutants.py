@@ -706,7 +706,10 @@ def test_a_missing_stage_field_matches_no_name(name: str) -> None:
 def test_a_stage_that_is_not_a_non_empty_string_is_refused_naming_it(bad: object) -> None:
     from airflow_provider_apollo.core.stages import match_stage
 
-    with pytest.raises(ApolloArgumentError, match=r"contact stage must be a non-empty string \(id or name\), got " + re.escape(repr(bad))):
+    with pytest.raises(
+        ApolloArgumentError,
+        match=r"contact stage must be a non-empty string \(id or name\), got " + re.escape(repr(bad)),
+    ):
         match_stage(_SPLIT_STAGES, bad)
 
 

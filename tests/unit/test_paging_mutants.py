@@ -94,12 +94,12 @@ def test_missing_or_unreadable_pagination_numbers_take_their_defaults() -> None:
     from airflow_provider_apollo.core.paging import Pagination, read_pagination
 
     assert read_pagination({"pagination": {}}) == Pagination(1, 0, 0, 0)
-    assert read_pagination({"pagination": {"page": "", "per_page": None, "total_entries": "x", "total_pages": []}}) == (
-        Pagination(1, 0, 0, 0)
-    )
-    assert read_pagination({"pagination": {"page": "3", "per_page": "25", "total_entries": 60, "total_pages": "3"}}) == (
-        Pagination(3, 25, 60, 3)
-    )
+    assert read_pagination(
+        {"pagination": {"page": "", "per_page": None, "total_entries": "x", "total_pages": []}}
+    ) == (Pagination(1, 0, 0, 0))
+    assert read_pagination(
+        {"pagination": {"page": "3", "per_page": "25", "total_entries": 60, "total_pages": "3"}}
+    ) == (Pagination(3, 25, 60, 3))
 
 
 @pytest.mark.parametrize("body", [{}, {"pagination": None}, {"pagination": []}, None, []])

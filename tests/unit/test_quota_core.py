@@ -134,7 +134,14 @@ def test_without_wait_for_quota_the_job_fails_at_once() -> None:
 
 @pytest.mark.parametrize(
     ("retry_after", "words"),
-    [(89.9, "89.9 s"), (90.0, "2 min"), (5399.0, "90 min"), (5400.0, "1.5 h"), (36180.0, "10.1 h"), (86400.0, "24.0 h")],
+    [
+        (89.9, "89.9 s"),
+        (90.0, "2 min"),
+        (5399.0, "90 min"),
+        (5400.0, "1.5 h"),
+        (36180.0, "10.1 h"),
+        (86400.0, "24.0 h"),
+    ],
 )
 def test_durations_are_given_in_readable_units(retry_after: float, words: str) -> None:
     decision = decide_quota_wait(stop(retry_after), waited=0.0, wait_for_quota=False, max_quota_wait=1.0)

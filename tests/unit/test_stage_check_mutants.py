@@ -15,7 +15,9 @@ from airflow_provider_apollo.exceptions import ApolloNotFoundError, ApolloValida
 class Apollo:
     """Answers a check's requests from a dict of contacts (id -> stage id); records them."""
 
-    def __init__(self, stages: dict[str, str], *, gone_status: int = 422, bodies: dict[str, Any] | None = None):
+    def __init__(
+        self, stages: dict[str, str], *, gone_status: int = 422, bodies: dict[str, Any] | None = None
+    ):
         self.stages = stages
         self.gone_status = gone_status
         self.bodies = bodies or {}
@@ -30,7 +32,12 @@ class Apollo:
             pages = max(1, -(-len(hits) // 100))
             return {
                 "contacts": hits[(page - 1) * 100 : page * 100],
-                "pagination": {"page": page, "per_page": 100, "total_entries": len(hits), "total_pages": pages},
+                "pagination": {
+                    "page": page,
+                    "per_page": 100,
+                    "total_entries": len(hits),
+                    "total_pages": pages,
+                },
             }
         contact_id = request.path.rsplit("/", 1)[-1]
         if contact_id in self.bodies:
@@ -107,7 +114,9 @@ def test_a_search_past_apollos_cap_says_so_in_the_notes() -> None:
     assert result.strategy == "search+get"
     assert result.done == ids
     assert result.calls == 8
-    assert len(result.notes) == 1 and "60,000 contacts, more than one search serves (50,000)" in result.notes[0]
+    assert (
+        len(result.notes) == 1 and "60,000 contacts, more than one search serves (50,000)" in result.notes[0]
+    )
 
 
 def _paged_search(pages: list[list[str]], total_entries: int | None = None):
@@ -126,7 +135,12 @@ def _paged_search(pages: list[list[str]], total_entries: int | None = None):
             contacts += [{"id": f"other-{page}-{n}", "contact_stage_id": "s1"} for n in range(100 - len(ids))]
             return {
                 "contacts": contacts,
-                "pagination": {"page": page, "per_page": 100, "total_entries": entries, "total_pages": total_pages},
+                "pagination": {
+                    "page": page,
+                    "per_page": 100,
+                    "total_entries": entries,
+                    "total_pages": total_pages,
+                },
             }
         return {"contact": {"id": request.path.rsplit("/", 1)[-1], "contact_stage_id": "s1"}}
 
