@@ -25,7 +25,13 @@ from airflow_provider_apollo.core import (
 from airflow_provider_apollo.core.health import health_failure, health_request, health_result
 from airflow_provider_apollo.core.responses import parse_retry_after
 from airflow_provider_apollo.core.stage_check import StageCheckResult, _in_target, _rotating_slice
-from airflow_provider_apollo.core.validation import check_contact, check_contacts, check_fields
+from airflow_provider_apollo.core.stages import match_stage
+from airflow_provider_apollo.core.validation import (
+    check_contact,
+    check_contacts,
+    check_fields,
+    validate_contact_ids,
+)
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
     ApolloArgumentError,
@@ -638,8 +644,6 @@ def test_the_stages_request_and_an_unexpected_stages_answer() -> None:
 
 
 def test_contact_id_messages_name_the_argument_the_type_and_at_most_five_bad_ids() -> None:
-    from airflow_provider_apollo.core.validation import validate_contact_ids
-
     with pytest.raises(ApolloArgumentError) as raised:
         validate_contact_ids("c1")
     assert str(raised.value) == "contact_ids must be a list of contact id strings, got str."
@@ -686,8 +690,6 @@ _SPLIT_STAGES = [
 
 
 def test_a_stage_matches_by_its_name_when_the_display_name_differs_or_is_missing() -> None:
-    from airflow_provider_apollo.core.stages import match_stage
-
     assert match_stage(_SPLIT_STAGES, "APPROACHING_internal") == "s-a"
     assert match_stage(_SPLIT_STAGES, "approaching") == "s-a"
     assert match_stage(_SPLIT_STAGES, "bounced") == "s-b"
@@ -696,16 +698,12 @@ def test_a_stage_matches_by_its_name_when_the_display_name_differs_or_is_missing
 
 @pytest.mark.parametrize("name", ["xxxx", "none"])
 def test_a_missing_stage_field_matches_no_name(name: str) -> None:
-    from airflow_provider_apollo.core.stages import match_stage
-
     with pytest.raises(ApolloArgumentError, match=f"Unknown contact stage '{name}'"):
         match_stage(_SPLIT_STAGES, name)
 
 
 @pytest.mark.parametrize("bad", [None, 7, "", "   "])
 def test_a_stage_that_is_not_a_non_empty_string_is_refused_naming_it(bad: object) -> None:
-    from airflow_provider_apollo.core.stages import match_stage
-
     with pytest.raises(
         ApolloArgumentError,
         match=r"contact stage must be a non-empty string \(id or name\), got " + re.escape(repr(bad)),
@@ -714,16 +712,12 @@ def test_a_stage_that_is_not_a_non_empty_string_is_refused_naming_it(bad: object
 
 
 def test_the_unknown_stage_message_lists_a_stage_without_a_display_name_by_its_name() -> None:
-    from airflow_provider_apollo.core.stages import match_stage
-
     with pytest.raises(ApolloArgumentError) as info:
         match_stage(_SPLIT_STAGES, "Hot")
     assert "Known stages: 'Approaching', 'Bounced', 'Closed'." in str(info.value)
 
 
 def test_bad_contact_ids_show_five_and_count_the_rest() -> None:
-    from airflow_provider_apollo.core.validation import validate_contact_ids
-
     with pytest.raises(ApolloArgumentError) as five:
         validate_contact_ids(["", 1, None, " ", 2.0])
     assert str(five.value) == "contact_ids must contain non-empty strings only; got '', 1, None, ' ', 2.0."

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_apollo.core import SearchPager, validate_search
-from airflow_provider_apollo.exceptions import ApolloArgumentError
+from airflow_provider_apollo.core.paging import Pagination, check_search_cap, read_pagination
+from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError, ApolloSearchCapError
 
 
 def _page(ids: list[str], total_entries: int, total_pages: int, page: Any = None) -> dict[str, Any]:
@@ -75,9 +76,6 @@ def test_page_one_read_again_after_a_rewind_moves_on_even_if_more_went_missing()
 
 
 def test_the_search_cap_error_carries_the_total_and_the_cap() -> None:
-    from airflow_provider_apollo.core.paging import check_search_cap
-    from airflow_provider_apollo.exceptions import ApolloSearchCapError
-
     check_search_cap(50_000, None)
     with pytest.raises(ApolloSearchCapError) as info:
         check_search_cap(50_001, None)
@@ -91,8 +89,6 @@ def test_the_search_cap_error_carries_the_total_and_the_cap() -> None:
 
 
 def test_missing_or_unreadable_pagination_numbers_take_their_defaults() -> None:
-    from airflow_provider_apollo.core.paging import Pagination, read_pagination
-
     assert read_pagination({"pagination": {}}) == Pagination(1, 0, 0, 0)
     assert read_pagination(
         {"pagination": {"page": "", "per_page": None, "total_entries": "x", "total_pages": []}}
@@ -104,9 +100,6 @@ def test_missing_or_unreadable_pagination_numbers_take_their_defaults() -> None:
 
 @pytest.mark.parametrize("body", [{}, {"pagination": None}, {"pagination": []}, None, []])
 def test_a_search_answer_without_pagination_is_an_api_error_saying_so(body: Any) -> None:
-    from airflow_provider_apollo.core.paging import read_pagination
-    from airflow_provider_apollo.exceptions import ApolloApiError
-
     with pytest.raises(ApolloApiError) as info:
         read_pagination(body)
     assert str(info.value) == "Apollo search answered without a 'pagination' object"
