@@ -95,7 +95,7 @@ def normalise_base_url(host: str | None) -> str:
     host = host.strip().rstrip("/")
     if "://" not in host:
         host = "https://" + host
-    if host.rstrip("/") in ("https://api.apollo.io", "http://api.apollo.io"):
+    if host in ("https://api.apollo.io", "http://api.apollo.io"):
         host += "/api/v1"
     return host
 
@@ -131,7 +131,7 @@ def _retry_budget(source: Mapping[str, Any], label: Callable[[str], str]) -> dic
     return budget
 
 
-def _number(value: Any, default: float, label: str, positive: bool = False) -> float:
+def _number(value: Any, default: float, label: str, *, positive: bool) -> float:
     if value is None or value == "":
         return default
     try:

@@ -16,6 +16,7 @@ from airflow_provider_apollo.core.config import (
     check_overrides,
     normalise_base_url,
 )
+from airflow_provider_apollo.core.contacts import order_bulk_result
 from airflow_provider_apollo.core.endpoints import ApiRequest
 from airflow_provider_apollo.core.lifecycle import _chain, no_answer
 from airflow_provider_apollo.core.responses import (
@@ -169,6 +170,7 @@ def test_urls_join_the_base_and_the_path_and_redaction_of_no_key_changes_nothing
         ("https://api.apollo.io/api/v1/", "https://api.apollo.io/api/v1"),
         ("apollo.internal:8443/proxy/", "https://apollo.internal:8443/proxy"),
         ("http://localhost:8080", "http://localhost:8080"),
+        ("http://gw.local/BOX/", "http://gw.local/BOX"),
     ],
 )
 def test_more_hosts_are_normalised(host: str | None, expected: str) -> None:
@@ -277,3 +279,33 @@ def test_a_2xx_body_that_is_not_json_is_a_maybe_applied_transport_fault() -> Non
     )
     assert caught.value.maybe_applied is True
     assert caught.value.reason == "answer is not JSON"
+
+
+# --- contacts: Apollo's bulk-create answer matched back to its inputs ---------------------------
+
+
+def ids_for(inputs: list[dict[str, Any]], returned: list[dict[str, Any]]) -> list[str]:
+    return [contact["id"] for contact in order_bulk_result(inputs, returned, [])]
+
+
+def test_inputs_without_email_are_matched_by_first_name_alone() -> None:
+    inputs = [{"first_name": "Ann"}, {"first_name": "Bob"}]
+    returned = [{"id": "bob", "first_name": "Bob"}, {"id": "ann", "first_name": "Ann"}]
+    assert ids_for(inputs, returned) == ["ann", "bob"]
+
+
+def test_inputs_without_email_are_told_apart_by_first_or_by_last_name() -> None:
+    by_first = [{"first_name": "Ann", "last_name": "Lee"}, {"first_name": "Bob", "last_name": "Lee"}]
+    answered = [{"id": "bob", "first_name": "Bob", "last_name": "Lee"}, {"id": "ann", **by_first[0]}]
+    assert ids_for(by_first, answered) == ["ann", "bob"]
+    by_last = [{"first_name": "Ann", "last_name": "Lee"}, {"first_name": "Ann", "last_name": "Kim"}]
+    answered = [{"id": "kim", **by_last[1]}, {"id": "lee", **by_last[0]}]
+    assert ids_for(by_last, answered) == ["lee", "kim"]
+
+
+def test_an_answer_short_of_contacts_says_how_many_came_for_how_many_inputs() -> None:
+    with pytest.raises(ApolloApiError) as caught:
+        order_bulk_result([{"first_name": "A"}, {"first_name": "B"}], [{"id": "1", "first_name": "A"}], [])
+    assert str(caught.value) == (
+        "Apollo's bulk create answered 1 contacts for 2 inputs; some inputs could not be matched to a contact."
+    )
