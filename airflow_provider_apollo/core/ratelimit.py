@@ -49,11 +49,12 @@ def read_rate_limit_headers(headers: Mapping[str, str]) -> dict[str, WindowUsage
 
 
 def _int_or_none(value: str | None) -> int | None:
-    if value is None or value.strip() == "":
+    """A header's whole number; a blank value (unlimited), or one that is not a finite number, is None."""
+    if value is None:
         return None
     try:
         return int(float(value))
-    except ValueError:
+    except (ValueError, OverflowError):  # float("") and float(" ") raise ValueError; int(inf) overflows
         return None
 
 

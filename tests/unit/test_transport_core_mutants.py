@@ -19,6 +19,12 @@ from airflow_provider_apollo.core.config import (
 from airflow_provider_apollo.core.contacts import order_bulk_result
 from airflow_provider_apollo.core.endpoints import ApiRequest
 from airflow_provider_apollo.core.lifecycle import _chain, no_answer
+from airflow_provider_apollo.core.ratelimit import (
+    PROBE_POLL,
+    RateLimiter,
+    WindowUsage,
+    read_rate_limit_headers,
+)
 from airflow_provider_apollo.core.responses import (
     ApiResponse,
     decode_body,
@@ -309,3 +315,86 @@ def test_an_answer_short_of_contacts_says_how_many_came_for_how_many_inputs() ->
     assert str(caught.value) == (
         "Apollo's bulk create answered 1 contacts for 2 inputs; some inputs could not be matched to a contact."
     )
+
+
+# --- rate limits: headers read, windows reset, who opened a window --------------------------------
+
+MINUTE = "POST /contacts/search"
+
+
+def minute_answer(status: int, limit: int, used: int, retry_after: float | None = None) -> ApiResponse:
+    headers = {
+        "x-rate-limit-minute": str(limit),
+        "x-minute-usage": str(used),
+        "x-minute-requests-left": str(max(0, limit - used)),
+    }
+    if retry_after is not None:
+        headers["retry-after"] = str(retry_after)
+    return ApiResponse(status, headers, b"{}")
+
+
+def ticket(limiter: RateLimiter, now: float) -> int:
+    wait, granted = limiter.acquire(MINUTE, now)
+    assert (wait, granted is not None) == (0.0, True), f"expected a ticket at {now}, got a wait of {wait}"
+    assert granted is not None
+    return granted
+
+
+def test_a_window_is_read_from_its_limit_header_or_its_left_header_alone() -> None:
+    assert read_rate_limit_headers({"x-rate-limit-minute": "50", "x-minute-usage": "3"}) == {
+        "minute": WindowUsage(50, 3, None)
+    }
+    assert read_rate_limit_headers({"x-hourly-requests-left": "7"}) == {"hour": WindowUsage(None, None, 7)}
+    assert read_rate_limit_headers({"x-hourly-usage": "7"}) == {}
+
+
+def test_a_header_that_is_not_a_finite_number_is_read_as_absent() -> None:
+    for value in ("", " ", "lots", "inf", "-inf", "nan"):
+        assert read_rate_limit_headers({"x-rate-limit-minute": value}) == {
+            "minute": WindowUsage(None, None, None)
+        }
+    assert read_rate_limit_headers({"x-rate-limit-minute": "50.9"}) == {"minute": WindowUsage(50, None, None)}
+
+
+def test_a_window_resets_at_exactly_the_time_a_429_gave() -> None:
+    limiter = RateLimiter()
+    first = ticket(limiter, 0.0)
+    limiter.observe(MINUTE, minute_answer(429, 2, 2, retry_after=3), sent_at=0.0, now=1.0, ticket=first)
+    assert limiter.acquire(MINUTE, 3.99)[1] is None
+    ticket(limiter, 4.0)
+
+
+def test_a_new_window_starts_with_nothing_used() -> None:
+    """After the reset a limit of 2 takes two requests and one probe; only the fourth waits."""
+    limiter = RateLimiter()
+    first = ticket(limiter, 0.0)
+    limiter.observe(MINUTE, minute_answer(429, 2, 2, retry_after=3), sent_at=0.0, now=1.0, ticket=first)
+    for _ in range(3):
+        ticket(limiter, 4.0)
+    assert limiter.acquire(MINUTE, 4.0) == (PROBE_POLL, None)
+
+
+def test_requests_still_in_flight_at_a_reset_leave_a_probe_to_learn_the_new_window() -> None:
+    limiter = RateLimiter()
+    unanswered = [ticket(limiter, 0.0), ticket(limiter, 0.0)]
+    third = ticket(limiter, 0.0)
+    limiter.observe(MINUTE, minute_answer(429, 2, 2, retry_after=3), sent_at=0.0, now=1.0, ticket=third)
+    assert len(unanswered) == 2
+    ticket(limiter, 4.5)  # both unanswered requests fill the new window: this one is its probe
+    assert limiter.acquire(MINUTE, 4.5) == (PROBE_POLL, None)
+
+
+def test_a_window_another_process_opened_is_not_predicted_from_the_length_learned_before() -> None:
+    limiter = RateLimiter()
+    opener = ticket(limiter, 0.0)
+    limiter.observe(MINUTE, minute_answer(200, 2, 1), sent_at=0.0, now=0.1, ticket=opener)
+    second = ticket(limiter, 1.0)
+    limiter.observe(MINUTE, minute_answer(200, 2, 2), sent_at=1.0, now=1.1, ticket=second)
+    probe = ticket(limiter, 2.0)
+    limiter.observe(MINUTE, minute_answer(429, 2, 2, retry_after=58), sent_at=2.0, now=2.0, ticket=probe)
+    assert limiter.acquire(MINUTE, 59.0)[1] is None  # the learned 60 s window is waited out
+    late = ticket(limiter, 60.0)
+    # Usage 2 at once: another process opened this window, so its reset is unknown: probe.
+    limiter.observe(MINUTE, minute_answer(200, 2, 2), sent_at=60.0, now=60.1, ticket=late)
+    ticket(limiter, 61.0)
+    assert limiter.acquire(MINUTE, 61.0) == (PROBE_POLL, None)
