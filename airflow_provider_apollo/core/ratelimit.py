@@ -179,7 +179,8 @@ class RateLimiter:
                 # This request opened a new window (sent after the current one's start, so not a
                 # late answer from an earlier window).
                 window.opened_after, window.started_at, window.used = sent_at, now, usage.used
-            elif window.started_at is None or sent_at >= window.started_at or usage.used > window.used:
+            else:
+                # Answers arrive out of order: keep the highest usage reported in this window.
                 window.used = max(window.used, usage.used)
 
     @staticmethod

@@ -398,3 +398,29 @@ def test_a_window_another_process_opened_is_not_predicted_from_the_length_learne
     limiter.observe(MINUTE, minute_answer(200, 2, 2), sent_at=60.0, now=60.1, ticket=late)
     ticket(limiter, 61.0)
     assert limiter.acquire(MINUTE, 61.0) == (PROBE_POLL, None)
+
+
+def test_an_answer_for_a_key_never_paced_is_still_read() -> None:
+    limiter = RateLimiter()
+    limiter.observe(MINUTE, minute_answer(200, 50, 3), sent_at=0.0, now=0.1, ticket=1)
+    assert limiter.usage(MINUTE) == {"minute": WindowUsage(50, 3, 47)}
+
+
+def test_only_the_probes_own_answer_lets_another_probe_through() -> None:
+    limiter = RateLimiter()
+    early, other = ticket(limiter, 0.0), ticket(limiter, 0.0)
+    limiter.observe(MINUTE, minute_answer(200, 2, 2), sent_at=0.0, now=0.5, ticket=other)
+    probe = ticket(limiter, 1.0)  # the window is used up and its reset unknown: one probe
+    limiter.observe(MINUTE, minute_answer(200, 2, 2), sent_at=0.0, now=1.5, ticket=early)
+    assert limiter.acquire(MINUTE, 2.0) == (PROBE_POLL, None)
+    limiter.release(MINUTE, probe)
+    ticket(limiter, 2.5)
+
+
+def test_an_answer_with_a_limit_but_no_usage_teaches_nothing() -> None:
+    limiter = RateLimiter()
+    first = ticket(limiter, 0.0)
+    no_usage = ApiResponse(200, {"x-rate-limit-minute": "1", "x-minute-requests-left": "0"}, b"{}")
+    limiter.observe(MINUTE, no_usage, sent_at=0.0, now=0.1, ticket=first)
+    ticket(limiter, 0.2)
+    ticket(limiter, 0.2)
