@@ -32,6 +32,8 @@ from airflow_provider_apollo.core.responses import (
     parse_json_body,
     parse_retry_after,
 )
+from airflow_provider_apollo.core.retries import RetryPolicy
+from airflow_provider_apollo.core.validation import check_fields, check_non_empty_string
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
     ApolloArgumentError,
@@ -424,3 +426,17 @@ def test_an_answer_with_a_limit_but_no_usage_teaches_nothing() -> None:
     limiter.observe(MINUTE, no_usage, sent_at=0.0, now=0.1, ticket=first)
     ticket(limiter, 0.2)
     ticket(limiter, 0.2)
+
+
+def test_the_retry_policy_takes_both_numbers_of_the_connections_budget() -> None:
+    config = ApolloConfig(api_key=KEY, max_retries=2, max_retry_wait=7.5)
+    assert RetryPolicy.from_config(config) == RetryPolicy(max_retries=2, max_retry_wait=7.5)
+
+
+def test_checked_fields_and_strings_come_back_as_a_plain_dict_and_a_stripped_string() -> None:
+    assert check_fields({"title": "CTO"}) == {"title": "CTO"}
+    assert check_non_empty_string(" ann@x.io ", "owner", "a user's email") == "ann@x.io"
+    for bad in ("   ", 5, None):
+        assert refusal(lambda bad=bad: check_non_empty_string(bad, "owner", "a user's email")) == (
+            f"owner must be a non-empty string (a user's email), got {bad!r}."
+        )
