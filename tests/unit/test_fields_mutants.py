@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import pytest
+from mutant_support import argument_error
 
 from airflow_provider_apollo.core.endpoints import ApiRequest
 from airflow_provider_apollo.core.fields import (
@@ -26,7 +27,7 @@ from airflow_provider_apollo.core.fields import (
     read_bulk_update,
     resolve_custom_fields,
 )
-from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError
+from airflow_provider_apollo.exceptions import ApolloApiError
 
 SEGMENT = CustomField("f2", "Segment", "picklist", (("Enterprise", "o1"), ("SMB", "o2")))
 CATALOG = [
@@ -44,12 +45,6 @@ UPDATE_FIELDS_TEXT = (
     "first_name, last_name, email, title, organization_name, owner_id, account_id, "
     "present_raw_address, linkedin_url, typed_custom_fields"
 )
-
-
-def argument_error(call: Any, *args: Any) -> str:
-    with pytest.raises(ApolloArgumentError) as caught:
-        call(*args)
-    return str(caught.value)
 
 
 def api_error(call: Any, *args: Any) -> ApolloApiError:

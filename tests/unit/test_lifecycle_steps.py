@@ -6,8 +6,8 @@ Driven by hand with a scripted limiter and clock, so every pacing wait, retry an
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -56,15 +56,8 @@ class ScriptedLimiter:
         self.calls.append(("release", key, ticket))
 
 
-def ticking_clock() -> Iterator[float]:
-    now = 100.0
-    while True:
-        yield now
-        now += 1.0
-
-
 def lifecycle(limiter: ScriptedLimiter, stats: RequestStats, retries: int = 2) -> Any:
-    clock = ticking_clock()
+    clock = itertools.count(100.0, 1.0)  # each reading one second later
     return request_lifecycle(
         SEARCH,
         config=ApolloConfig(api_key=KEY),

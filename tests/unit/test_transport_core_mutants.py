@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from itertools import islice
 from typing import Any
 
 import pytest
+from mutant_support import argument_error
 
 from airflow_provider_apollo import __version__
 from airflow_provider_apollo.core.config import (
@@ -36,7 +36,6 @@ from airflow_provider_apollo.core.retries import RetryPolicy
 from airflow_provider_apollo.core.validation import check_fields, check_non_empty_string
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
-    ApolloArgumentError,
     ApolloAuthError,
     ApolloConnectionError,
     ApolloNotFoundError,
@@ -65,12 +64,6 @@ def connection(host: str | None = None, password: str | None = KEY, **extra: Any
     return ApolloConfig.from_connection(conn_id="apollo_x", password=password, host=host, extra=extra)
 
 
-def refusal(build: Callable[[], object]) -> str:
-    with pytest.raises(ApolloArgumentError) as caught:
-        build()
-    return str(caught.value)
-
-
 def test_a_connection_without_a_key_names_the_connection_and_the_fix() -> None:
     for password in (None, ""):
         with pytest.raises(ApolloAuthError) as caught:
@@ -93,7 +86,7 @@ def test_auth_type_is_read_case_insensitively_and_a_blank_one_is_the_default() -
     assert connection(auth_type="API_KEY").auth_type == "api_key"
     assert connection(auth_type="").auth_type == "api_key"
     assert connection(auth_type=None).auth_type == "api_key"
-    assert refusal(lambda: connection(auth_type="Basic")) == (
+    assert argument_error(connection, auth_type="Basic") == (
         "Connection 'apollo_x': extra 'auth_type' must be 'api_key' or 'bearer', got 'basic'."
     )
 
@@ -132,7 +125,7 @@ def test_the_retry_budget_takes_zero_retries_and_zero_waits_and_whole_retry_coun
     ],
 )
 def test_a_bad_budget_extra_is_refused_naming_it_and_the_rule(extras: dict[str, Any], message: str) -> None:
-    assert refusal(lambda: connection(**extras)) == message
+    assert argument_error(connection, **extras) == message
 
 
 def test_hook_overrides_replace_only_what_they_name() -> None:
@@ -141,10 +134,10 @@ def test_hook_overrides_replace_only_what_they_name() -> None:
     assert base.with_overrides(max_retries=0, max_retry_wait=None) == replace(base, max_retries=0)
     assert base.with_overrides() == base
     assert check_overrides({"timeout": None, "max_retries": "1"}) == {"max_retries": 1}
-    assert refusal(lambda: base.with_overrides(max_retries=-2)) == (
+    assert argument_error(base.with_overrides, max_retries=-2) == (
         "ApolloHook argument 'max_retries' must be >= 0, got -2."
     )
-    assert refusal(lambda: base.with_overrides(retries=1, backoff=2, timeout=None)) == (
+    assert argument_error(base.with_overrides, retries=1, backoff=2, timeout=None) == (
         "unknown config overrides ['backoff', 'retries']; known: "
         "['max_retries', 'max_retry_wait', 'timeout']."
     )
@@ -437,6 +430,6 @@ def test_checked_fields_and_strings_come_back_as_a_plain_dict_and_a_stripped_str
     assert check_fields({"title": "CTO"}) == {"title": "CTO"}
     assert check_non_empty_string(" ann@x.io ", "owner", "a user's email") == "ann@x.io"
     for bad in ("   ", 5, None):
-        assert refusal(lambda bad=bad: check_non_empty_string(bad, "owner", "a user's email")) == (
+        assert argument_error(check_non_empty_string, bad, "owner", "a user's email") == (
             f"owner must be a non-empty string (a user's email), got {bad!r}."
         )

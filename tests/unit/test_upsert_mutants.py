@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import pytest
+from mutant_support import argument_error
 
 from airflow_provider_apollo.core.endpoints import ApiRequest
 from airflow_provider_apollo.core.fields import CustomField
@@ -51,12 +52,6 @@ UPDATE_FIELDS_TEXT = (
     "present_raw_address, linkedin_url, typed_custom_fields"
 )
 DAY = datetime.date(2027, 1, 2)
-
-
-def argument_error(call: Any, *args: Any) -> str:
-    with pytest.raises(ApolloArgumentError) as caught:
-        call(*args)
-    return str(caught.value)
 
 
 # ------------------------------------------------------------------ arguments
