@@ -216,7 +216,6 @@ class ApolloHook(ApolloBaseHook):
             PATH_CONTACTS,
             json_body={**contact, "run_dedupe": bool(run_dedupe)},
             idempotent=bool(run_dedupe),
-            endpoint=PATH_CONTACTS,
         )
         return dict(self.call(request)["contact"])
 
@@ -245,7 +244,6 @@ class ApolloHook(ApolloBaseHook):
                 PATH_BULK_CREATE,
                 json_body={"contacts": batch, "run_dedupe": bool(run_dedupe)},
                 idempotent=bool(run_dedupe),
-                endpoint=PATH_BULK_CREATE,
             )
             body = self.call(request)
             ordered = order_bulk_result(
@@ -453,9 +451,10 @@ class ApolloHook(ApolloBaseHook):
         contact_ids: list[str],
         value: dict[str, str],
         skip_deleted: bool,
-        start_batch: int = 0,
-        on_batch: Callable[[int, BulkUpdateResult], None] | None = None,
+        start_batch: int,
+        on_batch: Callable[[int, BulkUpdateResult], None] | None,
     ) -> BulkUpdateResult:
+        # A request's rate-limit window defaults to its path: these paths are their own endpoints.
         updated: list[dict[str, Any]] = []
         skipped: list[str] = []
         batches = list(batched(list(dict.fromkeys(contact_ids)), ID_BATCH_SIZE))
@@ -463,9 +462,7 @@ class ApolloHook(ApolloBaseHook):
             batch = batches[index]
             done = BulkUpdateResult()
             while batch:
-                request = ApiRequest(
-                    "POST", path, params=ids_params("contact_ids", batch, value), endpoint=path
-                )
+                request = ApiRequest("POST", path, params=ids_params("contact_ids", batch, value))
                 try:
                     body = self.call(request)
                 except ApolloValidationError as error:
