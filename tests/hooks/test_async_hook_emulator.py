@@ -10,11 +10,13 @@ rate-limit headers reaching the limiter, connect-phase failures retried, and a c
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 from key_guard import KeyLeakGuard
 
@@ -44,9 +46,14 @@ def no_key_leak(capfd: pytest.CaptureFixture[str]) -> Iterator[KeyLeakGuard]:
 
 def run(make: Callable[[ApolloAsyncHook], Awaitable[T]], **hook_kwargs: Any) -> T:
     """Run ``make(hook)`` on a fresh event loop with a hook that is closed afterwards."""
+    return run_with(ApolloAsyncHook(**hook_kwargs), make)
+
+
+def run_with(hook: ApolloAsyncHook, make: Callable[[ApolloAsyncHook], Awaitable[T]]) -> T:
+    """Run ``make(hook)`` on a fresh event loop and close ``hook`` afterwards."""
 
     async def main() -> T:
-        async with ApolloAsyncHook(**hook_kwargs) as hook:
+        async with hook:
             return await make(hook)
 
     return asyncio.run(main())
@@ -67,9 +74,47 @@ def test_get_contact_returns_apollos_contact(apollo_connection: ApolloEmulator) 
 def test_get_contact_refuses_a_bad_id_before_any_request(
     apollo_connection: ApolloEmulator, bad_id: Any
 ) -> None:
-    with pytest.raises(ApolloArgumentError, match="contact_id"):
+    with pytest.raises(ApolloArgumentError, match=r"^contact_id must"):
         run(lambda hook: hook.get_contact(bad_id))
     assert apollo_connection.request_count() == 0
+
+
+@pytest.mark.parametrize("bad_max", [-1, "10", 2.5, True])
+def test_search_refuses_a_bad_max_records_before_any_request(
+    apollo_connection: ApolloEmulator, bad_max: Any
+) -> None:
+    with pytest.raises(ApolloArgumentError, match=r"^max_records must be a non-negative integer"):
+        run(lambda hook: read_all(hook, max_records=bad_max))
+    assert apollo_connection.request_count() == 0
+
+
+def test_the_hook_uses_the_connection_it_is_given(
+    apollo_connection: ApolloEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``apollo_default`` points at a closed port; the named connection at Apollo."""
+    (contact_id,) = apollo_connection.seed_contacts(1)
+    named = {"conn_type": "apollo", "password": KEY, "host": apollo_connection.url}
+    monkeypatch.setenv("AIRFLOW_CONN_APOLLO_SECOND", json.dumps(named))
+    unused = {"conn_type": "apollo", "password": KEY, "host": f"http://127.0.0.1:{_closed_port()}"}
+    monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(unused))
+    hook = ApolloAsyncHook("apollo_second", max_retries=0)
+    assert hook.apollo_conn_id == "apollo_second"
+    contact = run_with(hook, lambda hook: hook.get_contact(contact_id))
+    assert contact["id"] == contact_id
+
+
+def test_a_body_is_sent_only_with_requests_that_have_one(apollo_connection: ApolloEmulator) -> None:
+    (contact_id,) = apollo_connection.seed_contacts(1)
+    create = ApiRequest("POST", "/contacts", json_body={"first_name": "Ada"}, endpoint="/contacts")
+
+    async def get_then_post(hook: ApolloAsyncHook) -> None:
+        await hook.get_contact(contact_id)
+        await hook.call(create)
+
+    run(get_then_post)
+    get, post = apollo_connection.requests
+    assert (get.method, get.raw_body) == ("GET", b"")
+    assert (post.method, json.loads(post.raw_body)) == ("POST", {"first_name": "Ada"})
 
 
 def test_search_hands_out_each_contact_once_when_deletions_shift_the_pages(
@@ -189,6 +234,28 @@ def test_a_refused_connection_is_never_sent_so_even_a_create_is_retried(
     assert not raised.value.maybe_applied
     assert raised.value.reason == "connection refused"
     assert hook.request_count == 3, "a create that never reached Apollo is retried within the budget"
+
+
+def test_no_route_to_host_is_never_sent_so_even_a_create_is_retried(
+    apollo_connection: ApolloEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp's own connect-phase error without a refused connection under it (here: no route to host)."""
+
+    async def unreachable(connector: aiohttp.TCPConnector, req: Any, *args: Any, **kwargs: Any) -> Any:
+        raise aiohttp.ClientConnectorError(
+            req.connection_key, OSError(errno.EHOSTUNREACH, "No route to host")
+        )
+
+    monkeypatch.setattr(aiohttp.TCPConnector, "_create_connection", unreachable)
+    create = ApiRequest(
+        "POST", "/contacts", json_body={"first_name": "Ada"}, idempotent=False, endpoint="/contacts"
+    )
+    hook = ApolloAsyncHook(max_retries=2, max_retry_wait=0.05)
+    with pytest.raises(ApolloConnectionError) as raised:
+        run_with(hook, lambda hook: hook.call(create))
+    assert not raised.value.maybe_applied
+    assert hook.request_count == 3, "a create that never reached Apollo is retried within the budget"
+    assert apollo_connection.request_count() == 0
 
 
 def test_a_closed_hook_opens_a_new_session_when_used_again(apollo_connection: ApolloEmulator) -> None:

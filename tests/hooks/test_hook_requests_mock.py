@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 import requests_mock as rm
+from airflow.providers.common.compat.sdk import redact
 from key_guard import KeyLeakGuard
 from urllib3.exceptions import NewConnectionError
 
+from airflow_provider_apollo.core import RequestStats
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
     ApolloAuthError,
@@ -98,6 +101,49 @@ def test_connection_without_key_fails_before_any_request(
     with pytest.raises(ApolloAuthError, match="no API key"):
         ApolloHook().get_contact("a")
     assert requests_mock.call_count == 0
+
+
+def test_a_connection_error_names_the_hooks_own_connection(
+    monkeypatch: pytest.MonkeyPatch, requests_mock: rm.Mocker
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_APOLLO_EU", json.dumps({"conn_type": "apollo", "host": BASE}))
+    with pytest.raises(ApolloAuthError, match=r"^Connection 'apollo_eu' has no API key"):
+        ApolloHook("apollo_eu").get_contact("a")
+    assert requests_mock.call_count == 0
+
+
+def test_the_connections_extras_configure_the_hook_and_arguments_override_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    extra = {"timeout": 7, "max_retries": 1, "max_retry_wait": 3, "auth_type": "bearer"}
+    conn = {"conn_type": "apollo", "password": KEY, "host": BASE, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(conn))
+    config = ApolloHook().config
+    assert (config.timeout, config.max_retries, config.max_retry_wait) == (7, 1, 3)
+    assert config.headers()["Authorization"] == f"Bearer {KEY}"
+    overridden = ApolloHook(max_retries=4).config
+    assert (overridden.timeout, overridden.max_retries, overridden.max_retry_wait) == (7, 4, 3)
+
+
+def test_the_key_is_masked_for_task_logs_once_the_connection_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key no other test used: the masker is process-wide and keeps what it was given.
+    key = f"mask-me-{uuid.uuid4().hex}"
+    conn = {"conn_type": "apollo", "password": key, "host": BASE}
+    monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(conn))
+    assert key in str(redact(f"calling with {key}"))
+    ApolloHook().config  # noqa: B018 (reading the config is what registers the key)
+    assert key not in str(redact(f"calling with {key}"))
+
+
+def test_hooks_given_one_stats_count_their_requests_into_it(requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{BASE}/contacts/a", json={"contact": contact("a")})
+    shared = RequestStats()
+    first, second = ApolloHook(stats=shared), ApolloHook(stats=shared)
+    first.get_contact("a")
+    second.get_contact("a")
+    assert first.stats is shared and second.stats is shared
+    assert shared.requests == 2
+    assert ApolloHook().stats is not ApolloHook().stats, "a hook without stats= gets its own"
 
 
 def test_429_with_long_retry_after_fails_at_once(hook: ApolloHook, requests_mock: rm.Mocker) -> None:
