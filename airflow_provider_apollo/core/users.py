@@ -33,11 +33,11 @@ def list_users() -> Generator[ApiRequest, Any, list[dict[str, Any]]]:
     return users
 
 
-def match_owner(users: Sequence[Mapping[str, Any]], owner: str) -> str:
+def match_owner(users: Sequence[Mapping[str, Any]], owner: str, argument: str = "owner") -> str:
     """
     The user id for ``owner`` (a user id, or an email compared case-insensitively).
 
-    Unknown: an ``ApolloArgumentError`` listing the team's users' emails.
+    Unknown: an ``ApolloArgumentError`` naming ``argument`` and listing the team's users' emails.
     """
     wanted = owner.strip()
     for user in users:
@@ -49,7 +49,8 @@ def match_owner(users: Sequence[Mapping[str, Any]], owner: str) -> str:
             return str(user["id"])
     emails = sorted(str(u.get("email")) for u in users if u.get("email") and not u.get("deleted"))
     raise ApolloArgumentError(
-        f"Unknown owner {wanted!r}: no Apollo user has that email. The team's users: {listing(emails)}."
+        f"Unknown owner {wanted!r} (given as {argument}): no Apollo user has that email. "
+        f"The team's users: {listing(emails)}."
     )
 
 

@@ -665,7 +665,7 @@ class ApolloHook(ApolloBaseHook):
             if error.status_code == 403:
                 raise master_key_error(error, owner) from None
             raise
-        return match_owner(users, owner)
+        return match_owner(users, owner, argument)
 
     def list_custom_fields(self) -> list[CustomField]:
         """The team's custom contact fields (``GET /fields?source=custom``), fetched once per hook."""

@@ -20,6 +20,7 @@ from key_guard import KeyLeakGuard
 
 from airflow_provider_apollo.core import (
     PATH_BULK_CREATE,
+    PATH_BULK_UPDATE,
     PATH_CONTACT,
     PATH_CONTACTS,
     PATH_UPDATE_OWNERS,
@@ -498,3 +499,101 @@ def test_a_rewind_never_puts_more_than_concurrency_pages_in_flight(team: ApolloE
     assert sorted(read) == sorted(ids)
     assert team.request_count("/contacts/search") > 5, "the pager rewound"
     assert team.connections_opened <= 4
+
+
+# ------------------------------------------------------------------ bulk update
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"batch_size": 0}, r"^batch_size must be"),
+        ({"batch_size": 1001}, r"^batch_size must be"),
+        ({}, r"^bulk_update_contacts takes either updates=\[\.\.\.\] or contact_ids= with values=\.$"),
+        (
+            {"updates": [{"id": "a", "title": "x"}], "contact_ids": ["a"], "values": {"title": "x"}},
+            r"^bulk_update_contacts takes either",
+        ),
+        (
+            {"contact_ids": [], "values": {"title": "x"}},
+            r"^contact_ids is empty: give at least one contact id\.$",
+        ),
+        ({"updates": ({"id": "a"} for _ in range(1))}, r"^contacts must be a non-empty list"),
+        (
+            {"updates": [{"id": "a", "title": "x"}, {"id": "b", "custom_fields": {"Nope": 1}}]},
+            r"^contacts\[1\]",
+        ),
+        ({"contact_ids": ["a"], "values": {"custom_fields": {"Nope": 1}}}, r"^values"),
+        (
+            {"contact_ids": ["a"], "values": {"owner_id": "nobody@example.com"}},
+            r"^Unknown owner 'nobody@example.com' \(given as values\['owner_id'\]\)",
+        ),
+    ],
+    ids=[
+        "batch-0",
+        "batch-1001",
+        "neither",
+        "both",
+        "no-ids",
+        "generator",
+        "bad-field",
+        "bad-value",
+        "owner",
+    ],
+)
+def test_bulk_update_names_a_bad_argument_before_any_write(
+    team: ApolloEmulator, arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ApolloArgumentError, match=message):
+        ApolloHook().bulk_update_contacts(**arguments)
+    assert not sent(team, PATH_BULK_UPDATE)
+
+
+def test_bulk_update_resolves_names_and_takes_a_tuple(team: ApolloEmulator) -> None:
+    ids = team.seed_contacts(2)
+    hook = ApolloHook()
+    owner = hook.list_users()[1]
+    updates = (
+        {"id": ids[0], "custom_fields": {"Segment": "SMB"}, "owner_id": owner["email"]},
+        {"id": ids[1], "title": "CTO"},
+    )
+    assert [c["id"] for c in hook.bulk_update_contacts(updates)] == ids
+    after = team.contacts
+    assert after[ids[0]]["typed_custom_fields"][team.field_id("Segment")] == team.picklist_option_id(
+        "Segment", "SMB"
+    )
+    assert after[ids[0]]["owner_id"] == owner["id"]
+    assert after[ids[1]]["title"] == "CTO"
+
+
+@pytest.mark.parametrize(("batch_size", "background"), [(100, False), (101, True), (1000, True)])
+def test_bulk_update_asks_for_a_background_job_above_100_contacts_a_request(
+    team: ApolloEmulator, batch_size: int, background: bool
+) -> None:
+    ids = team.seed_contacts(150)
+    result = ApolloHook().bulk_update_contacts(contact_ids=ids, values={"title": "VP"}, batch_size=batch_size)
+    assert [c["id"] for c in result] == ids
+    requests = sent(team, PATH_BULK_UPDATE)
+    assert [len(r.body["contact_ids"]) for r in requests] == [
+        len(b) for b in (ids[:batch_size], ids[batch_size:]) if b
+    ]
+    assert [r.body.get("async") for r in requests] == [True if background else None] * len(requests)
+    # Apollo answers a background job with ids only; a synchronous update with the contacts.
+    assert all(set(c) == {"id"} for c in result) is background
+    assert all(c["title"] == "VP" for c in team.contacts.values())
+
+
+def test_bulk_update_resumes_at_start_batch_and_reports_each_batch(team: ApolloEmulator) -> None:
+    ids = team.seed_contacts(250)
+    ids_twice = ids + ids[:5]  # one request per id: repeats are dropped
+    progress: list[tuple[int, list[str]]] = []
+    result = ApolloHook().bulk_update_contacts(
+        contact_ids=ids_twice,
+        values={"title": "VP"},
+        start_batch=1,
+        on_batch=lambda index, done: progress.append((index, [c["id"] for c in done])),
+    )
+    assert [c["id"] for c in result] == ids[100:]
+    assert progress == [(1, ids[100:200]), (2, ids[200:])]
+    after = team.contacts
+    assert [after[i]["title"] == "VP" for i in ids] == [False] * 100 + [True] * 150

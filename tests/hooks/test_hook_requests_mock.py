@@ -376,6 +376,25 @@ def test_test_connection_reports_success_and_failure_without_raising(
     assert ok is False and "Invalid access credentials" in message and KEY not in message
 
 
+def test_test_connection_reports_a_key_that_is_not_logged_in(
+    hook: ApolloHook, requests_mock: rm.Mocker
+) -> None:
+    requests_mock.get(f"{BASE}/auth/health", json={"healthy": True, "is_logged_in": False})
+    assert hook.test_connection() == (False, "Apollo answered, but the key is not logged in.")
+
+
+def test_test_connection_masks_a_key_the_answer_echoes(hook: ApolloHook, requests_mock: rm.Mocker) -> None:
+    # The failure's message is redacted with the connection's own key, whoever wrote it there.
+    requests_mock.get(f"{BASE}/auth/health", status_code=401, json={"error": f"Invalid key {KEY}"})
+    ok, message = hook.test_connection()
+    assert ok is False
+    assert (
+        message
+        == "Apollo rejected the API key (401): check the connection's API key. Apollo said: Invalid key ***"
+    )
+    assert requests_mock.call_count == 1  # the health check is never retried
+
+
 def test_test_connection_never_raises_on_a_missing_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     ok, message = ApolloHook(apollo_conn_id="does_not_exist").test_connection()
     assert ok is False and message

@@ -162,7 +162,7 @@ def test_unknown_owner_lists_thirty_live_emails_and_counts_the_rest() -> None:
         match_owner(users, " x@example.com ")
     shown = ", ".join(f"p{i:02d}@example.com" for i in range(30))
     assert str(caught.value) == (
-        f"Unknown owner 'x@example.com': no Apollo user has that email. The team's users: {shown} and 2 more."
+        f"Unknown owner 'x@example.com' (given as owner): no Apollo user has that email. The team's users: {shown} and 2 more."
     )
     with pytest.raises(ApolloArgumentError) as caught:
         match_owner(users[:31], "x@example.com")
@@ -176,8 +176,10 @@ def test_a_user_without_an_email_matches_no_email() -> None:
     with pytest.raises(ApolloArgumentError) as caught:
         match_owner([{"id": "u1"}, {"id": "u2", "email": None}], "XXXX")
     assert str(caught.value) == (
-        "Unknown owner 'XXXX': no Apollo user has that email. The team's users: none."
+        "Unknown owner 'XXXX' (given as owner): no Apollo user has that email. The team's users: none."
     )
+    with pytest.raises(ApolloArgumentError, match=r"^Unknown owner 'XXXX' \(given as owner_email\): "):
+        match_owner([], "XXXX", "owner_email")
 
 
 @pytest.mark.parametrize(("owner", "shown"), [(None, "None"), ("  ", "'  '"), (7, "7")])
