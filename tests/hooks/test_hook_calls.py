@@ -10,6 +10,7 @@ window each call counts against, resumed batches (``start_batch``) and progress 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -387,7 +388,7 @@ def test_a_deleted_contact_skipped_is_logged_with_its_id(
     ApolloHook().update_contact_stages(ids, "Replied", skip_deleted=True)
     out, err = capfd.readouterr()  # the task logger writes to the captured stream
     assert KEY not in out + err
-    assert f"Skipping 1 deleted contacts: ['{ids[0]}']" in out
+    assert re.search(rf"(?<!\w)Skipping 1 deleted contacts: \['{ids[0]}'\](?!\w)", out), out
 
 
 @pytest.mark.parametrize(
@@ -597,3 +598,94 @@ def test_bulk_update_resumes_at_start_batch_and_reports_each_batch(team: ApolloE
     assert progress == [(1, ids[100:200]), (2, ids[200:])]
     after = team.contacts
     assert [after[i]["title"] == "VP" for i in ids] == [False] * 100 + [True] * 150
+
+
+# ------------------------------------------------------------------ search pages, stage names, custom fields
+
+
+def _threads_of(hook: ApolloHook, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of the thread each of the hook's requests is sent from, in order."""
+    threads: list[str] = []
+    call = hook.call
+
+    def recording(request: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return call(request, **kwargs)
+
+    monkeypatch.setattr(hook, "call", recording)
+    return threads
+
+
+def test_search_pages_are_read_on_the_callers_thread_unless_asked_for_more(
+    team: ApolloEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team.seed_contacts(250)
+    hook = ApolloHook()
+    threads = _threads_of(hook, monkeypatch)
+    pages = [(p.page, p.total_pages, p.total_entries, len(p.contacts)) for p in hook.search_contact_pages()]
+    assert pages == [(1, 3, 250, 100), (2, 3, 250, 100), (3, 3, 250, 50)]
+    resumed = [
+        (p.page, len(p.contacts))
+        for p in hook.search_contact_pages(per_page=100, start_page=2, concurrency=1)
+    ]
+    assert resumed == [(2, 100), (3, 50)]
+    assert threads == [threading.current_thread().name] * 5
+
+
+@pytest.mark.parametrize("concurrency", [2, 3])
+def test_concurrent_search_pages_use_as_many_connections_as_asked(
+    team: ApolloEmulator, monkeypatch: pytest.MonkeyPatch, concurrency: int
+) -> None:
+    team.seed_contacts(500)
+    _delay_pages(team, 0.3, {2, 3, 4, 5})
+    hook = ApolloHook()
+    threads = _threads_of(hook, monkeypatch)
+    pages = [p.page for p in hook.search_contact_pages(concurrency=concurrency)]
+    assert pages == [1, 2, 3, 4, 5]
+    assert sum(name.startswith("apollo-search_") for name in threads) == 4
+    assert team.connections_opened == concurrency
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"concurrency": 0}, r"^concurrency must be an integer from 1 to \d+, got 0\.$"),
+        ({"start_page": 0}, r"^start_page must be an integer from 1 to 500, got 0\.$"),
+        # 50,000 records at most: 1,666 whole pages of 30.
+        ({"per_page": 30, "start_page": 1667}, r"^start_page must be an integer from 1 to 1666, got 1667\.$"),
+        ({"max_records": -1}, r"^max_records"),
+    ],
+    ids=["concurrency", "start_page", "start_page-past-the-cap", "max_records"],
+)
+def test_search_pages_refuse_a_bad_argument_before_any_request(
+    team: ApolloEmulator, arguments: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ApolloArgumentError, match=message):
+        ApolloHook().search_contact_pages(**arguments)
+    assert team.request_count() == 0
+
+
+def test_search_by_stage_names_sends_the_stages_ids(team: ApolloEmulator) -> None:
+    replied = team.seed_contacts(3, stage="Replied")
+    team.seed_contacts(4, stage="Cold")
+    hook = ApolloHook()
+    found = [c["id"] for c in hook.search_contacts({"contact_stages": ["replied"], "sort_ascending": True})]
+    assert sorted(found) == sorted(replied)
+    (search,) = sent(team, "/contacts/search")
+    assert "contact_stages" not in search.body
+    assert search.body["contact_stage_ids"] == [team.stage_id("Replied")]
+    assert hook.search_filters({"q_keywords": "x"}) == {"q_keywords": "x"}
+    assert team.request_count("/contact_stages", "GET") == 1
+
+
+def test_custom_fields_are_listed_once_and_a_bad_one_names_the_argument(team: ApolloEmulator) -> None:
+    hook = ApolloHook()
+    hook.resolve_contact_fields({"custom_fields": {"Lead score": 5}})
+    hook.resolve_contact_fields({"custom_fields": {"Segment": "SMB"}})
+    with pytest.raises(ApolloArgumentError, match=r"^fields"):
+        hook.resolve_contact_fields({"custom_fields": {"Nope": 1}})
+    with pytest.raises(
+        ApolloArgumentError, match=r"^Unknown owner 'x@example\.com' \(given as fields\['owner_id'\]\)"
+    ):
+        hook.resolve_contact_fields({"owner_id": "x@example.com"})
+    assert len([r for r in team.requests if r.path.endswith("/api/v1/fields")]) == 1

@@ -412,3 +412,27 @@ def test_errors_survive_pickling_with_their_fields() -> None:
         "429 per hour",
     )
     assert isinstance(copy, ApolloApiError)
+
+
+def test_each_request_waits_its_own_timeout_or_the_connections(
+    hook: ApolloHook, requests_mock: rm.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests_mock.get(f"{BASE}/contacts/c1", json={"contact": {"id": "c1"}})
+    requests_mock.get(f"{BASE}/auth/health", json={"is_logged_in": True})
+    hook.get_contact("c1")
+    assert requests_mock.last_request.timeout == 30.0  # the connection's (here the default)
+    hook.test_connection()
+    assert requests_mock.last_request.timeout == 5.0  # the health check's own, shorter one
+    conn = {"conn_type": "apollo", "password": KEY, "host": BASE, "extra": {"timeout": 3}}
+    monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(conn))
+    ApolloHook().get_contact("c1")
+    assert requests_mock.last_request.timeout == 3.0
+
+
+def test_only_requests_with_a_body_send_one(hook: ApolloHook, requests_mock: rm.Mocker) -> None:
+    requests_mock.get(f"{BASE}/contacts/c1", json={"contact": {"id": "c1"}})
+    requests_mock.post(f"{BASE}/contacts", json={"contact": {"id": "c2"}})
+    hook.get_contact("c1")
+    assert requests_mock.last_request.body is None
+    hook.create_contact({"first_name": "Ada"})
+    assert requests_mock.last_request.json() == {"first_name": "Ada", "run_dedupe": False}
