@@ -755,7 +755,7 @@ class ApolloHook(ApolloBaseHook):
                 "bulk_update_contacts takes either updates=[...] or contact_ids= with values=."
             )
         if updates is not None:
-            checked = check_contact_updates(list(updates) if isinstance(updates, (list, tuple)) else updates)
+            checked = check_contact_updates(updates)
             resolved = [self.resolve_contact_fields(u, f"contacts[{i}]") for i, u in enumerate(checked)]
             requests_ = [
                 bulk_update_request(contact_attributes=batch, run_async=batch_size > BULK_UPDATE_SYNC_MAX)

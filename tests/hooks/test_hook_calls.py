@@ -525,6 +525,8 @@ def test_a_rewind_never_puts_more_than_concurrency_pages_in_flight(team: ApolloE
             r"^contacts\[1\]",
         ),
         ({"contact_ids": ["a"], "values": {"custom_fields": {"Nope": 1}}}, r"^values"),
+        ({"contact_ids": ["a"], "values": "title=x"}, r"^values must be"),
+        ({"contact_ids": ["a"], "values": {"stage": "Cold"}}, r"^values: bulk update does not take 'stage'"),
         (
             {"contact_ids": ["a"], "values": {"owner_id": "nobody@example.com"}},
             r"^Unknown owner 'nobody@example.com' \(given as values\['owner_id'\]\)",
@@ -540,6 +542,8 @@ def test_a_rewind_never_puts_more_than_concurrency_pages_in_flight(team: ApolloE
         "bad-field",
         "bad-value",
         "owner",
+        "values-not-a-dict",
+        "values-field-not-bulk",
     ],
 )
 def test_bulk_update_names_a_bad_argument_before_any_write(
@@ -582,6 +586,22 @@ def test_bulk_update_asks_for_a_background_job_above_100_contacts_a_request(
     # Apollo answers a background job with ids only; a synchronous update with the contacts.
     assert all(set(c) == {"id"} for c in result) is background
     assert all(c["title"] == "VP" for c in team.contacts.values())
+
+
+@pytest.mark.parametrize(("batch_size", "background"), [(1, False), (100, False), (101, True)])
+def test_per_contact_updates_ask_for_a_background_job_above_100_a_request(
+    team: ApolloEmulator, batch_size: int, background: bool
+) -> None:
+    ids = team.seed_contacts(102)
+    updates = [{"id": contact_id, "title": f"T{n}"} for n, contact_id in enumerate(ids)]
+    result = ApolloHook().bulk_update_contacts(updates, batch_size=batch_size)
+    assert [c["id"] for c in result] == ids
+    requests = sent(team, PATH_BULK_UPDATE)
+    assert len(requests) == -(-102 // batch_size)
+    assert [len(r.body["contact_attributes"]) for r in requests][:1] == [batch_size]
+    assert {r.body.get("async") for r in requests} == {True if background else None}
+    after = team.contacts
+    assert [after[i]["title"] for i in ids] == [f"T{n}" for n in range(102)]
 
 
 def test_bulk_update_resumes_at_start_batch_and_reports_each_batch(team: ApolloEmulator) -> None:

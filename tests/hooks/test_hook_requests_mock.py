@@ -436,3 +436,17 @@ def test_only_requests_with_a_body_send_one(hook: ApolloHook, requests_mock: rm.
     assert requests_mock.last_request.body is None
     hook.create_contact({"first_name": "Ada"})
     assert requests_mock.last_request.json() == {"first_name": "Ada", "run_dedupe": False}
+
+
+def test_a_background_update_without_ids_in_its_answer_hands_back_the_ids_sent(
+    hook: ApolloHook, requests_mock: rm.Mocker
+) -> None:
+    # Apollo's job object may leave out entity_ids: the ids sent are the ones the job took on.
+    update = requests_mock.post(f"{BASE}/contacts/bulk_update", json={"entity_progress_job": {"id": "job1"}})
+    updates = [{"id": "a", "title": "CTO"}, {"id": "b", "title": "VP"}]
+    assert hook.bulk_update_contacts(updates, batch_size=101) == [{"id": "a"}, {"id": "b"}]
+    assert hook.bulk_update_contacts(contact_ids=["c", "d"], values={"title": "VP"}, batch_size=200) == [
+        {"id": "c"},
+        {"id": "d"},
+    ]
+    assert [r.json().get("async") for r in update.request_history] == [True, True]
