@@ -449,6 +449,19 @@ def _delay_pages(emulator: ApolloEmulator, seconds: float, pages: set[int], time
     emulator.api_search = slow  # type: ignore[method-assign]
 
 
+def _threads_of(hook: ApolloHook, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of the thread each of the hook's requests is sent from, in order."""
+    threads: list[str] = []
+    call = hook.call
+
+    def recording(request: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return call(request, **kwargs)
+
+    monkeypatch.setattr(hook, "call", recording)
+    return threads
+
+
 def test_search_reads_one_page_at_a_time_unless_asked_for_more(team: ApolloEmulator) -> None:
     team.seed_contacts(500)
     _delay_pages(team, 0.2, {2, 3, 4, 5})
@@ -462,14 +475,7 @@ def test_concurrent_search_reads_pages_on_its_own_threads_at_once(
     team.seed_contacts(500)
     _delay_pages(team, 0.3, {2, 3, 4, 5})
     hook = ApolloHook()
-    threads: list[str] = []
-    call = hook.call
-
-    def recording(request: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return call(request, **kwargs)
-
-    monkeypatch.setattr(hook, "call", recording)
+    threads = _threads_of(hook, monkeypatch)
     read = [contact["id"] for contact in hook.search_contacts(concurrency=3)]
     assert len(read) == len(set(read)) == 500
     assert threads[0] == threading.current_thread().name, "the first page is read on the caller's thread"
@@ -621,19 +627,6 @@ def test_bulk_update_resumes_at_start_batch_and_reports_each_batch(team: ApolloE
 
 
 # ------------------------------------------------------------------ search pages, stage names, custom fields
-
-
-def _threads_of(hook: ApolloHook, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The name of the thread each of the hook's requests is sent from, in order."""
-    threads: list[str] = []
-    call = hook.call
-
-    def recording(request: Any, **kwargs: Any) -> Any:
-        threads.append(threading.current_thread().name)
-        return call(request, **kwargs)
-
-    monkeypatch.setattr(hook, "call", recording)
-    return threads
 
 
 def test_search_pages_are_read_on_the_callers_thread_unless_asked_for_more(
