@@ -223,7 +223,8 @@ def summarise(result: DemoResult) -> str:
     reached: dict[str, list[str]] = result.xcom.get("wait_for_replies") or {}
     moved = result.xcom.get("move_repliers") or []
     owned = result.xcom.get("assign_owner") or []
-    exported = result.xcom.get("export_responders") or []
+    # The export returns a summary; its count is also pushed as the XCom key record_count.
+    exported = result.xcom.get("export_responders.record_count") or 0
     params = result.params
 
     def row(label: str, value: object, note: str = "") -> str:
@@ -260,7 +261,7 @@ def summarise(result: DemoResult) -> str:
         f"  {'  sequence statuses at the end of the run':<48}  {counts_text(result.final_statuses)}",
         row("5 moved to stage 'Replied'", len(moved)),
         row("6 assigned to the owner", len(owned), f"{params.get('owner')}, given by email"),
-        row("7 exported to S3", len(exported)),
+        row("7 exported to S3", exported),
     ]
     if result.s3_uri:
         lines.append(f"      {result.s3_uri} ({result.s3_bytes:,} bytes)")

@@ -1,11 +1,14 @@
 """Example DAGs: an outreach campaign as Apollo teams run it, and its wrap-up.
 
-``apollo_outreach_pipeline``, from new contacts to an S3 file of the repliers:
+``apollo_outreach_pipeline``, from new contacts to an S3 file of the interested repliers:
 
 create the contacts with custom fields (by label; picklists by their text) -> put them on a list ->
 enroll them in a sequence by name, sending from a mailbox given by its address -> wait, deferred in
-the triggerer, until someone replies -> move the repliers to a stage by name -> hand them to an
-owner given by email -> export them to S3.
+the triggerer, until someone replies -> route the replies by what they say (Apollo classifies each
+reply): the interested (``willing_to_meet``, ``follow_up_question``) move to stage "Interested" and
+go to an owner given by email, then are exported to S3; the uninterested (``not_interested``,
+``unsubscribe``) move to stage "Not Interested" and are removed from the sequence; out-of-office
+replies are left alone (the sequence goes on for them).
 
 ``apollo_outreach_wrap_up``, when the campaign is over, for the contacts who did not reply: take
 them out of the sequence (marked finished), off the campaign's list, and note the outcome in a
@@ -41,10 +44,15 @@ from airflow_provider_apollo.transfers.apollo_to_s3 import ApolloSearchToS3Opera
 
 APOLLO_CONN_ID = "apollo_default"
 AWS_CONN_ID = "aws_default"
-# The stage repliers move to; the export selects it.
-REPLIED_STAGE = "Replied"
-# How often the deferred sensor checks the sequence (one GET per contact per check). Replies take
-# days, so every 10 minutes is plenty; the demo and the tests set a second or two.
+# The stages replies are routed to; the export selects the interested one.
+INTERESTED_STAGE = "Interested"
+NOT_INTERESTED_STAGE = "Not Interested"
+# Apollo's reply classes, routed: interested replies go to an owner, uninterested ones leave the
+# sequence. Other classes (out_of_office, person_referral ...) are left alone.
+INTERESTED = ("willing_to_meet", "follow_up_question")
+NOT_INTERESTED = ("not_interested", "unsubscribe")
+# How often the deferred sensor checks the sequence (one outreach-email search per 100 replies).
+# Replies take days, so every 10 minutes is plenty; the demo and the tests set a second or two.
 REPLY_CHECK_SECONDS = float(os.environ.get("APOLLO_OUTREACH_CHECK_SECONDS", "600"))
 
 # The batch a run creates unless the run's conf gives its own ``contacts`` list. Custom fields are
@@ -135,8 +143,8 @@ DEFAULT_CONTACTS = [
 
 with DAG(
     dag_id="apollo_outreach_pipeline",
-    description="Create contacts, list them, enroll them in a sequence, wait for replies, hand repliers "
-    "to an owner and export them to S3.",
+    description="Create contacts, list them, enroll them in a sequence, wait for replies, route them by "
+    "what they say: the interested to an owner and S3, the uninterested out of the sequence.",
     schedule=None,
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
@@ -184,35 +192,64 @@ with DAG(
         task_id="wait_for_replies",
         sequence="{{ params.sequence }}",
         contact_ids=enroll.output,
-        target_statuses=["replied"],
+        target_statuses=["replied"],  # read from the sequence's emails, with Apollo's reply class
         require="any",  # go on as soon as one person replies
         deferrable=True,  # the wait holds no worker slot: the triggerer polls Apollo
         poke_interval=REPLY_CHECK_SECONDS,
         timeout=14 * 24 * 60 * 60,
         apollo_conn_id=APOLLO_CONN_ID,
     )
-    move_repliers = ApolloUpdateStagesOperator(
-        task_id="move_repliers",
-        contact_ids="{{ ti.xcom_pull(task_ids='wait_for_replies')['replied'] }}",  # {status: [ids]}
-        contact_stage=REPLIED_STAGE,  # a stage name or id
+
+    @task
+    def sort_replies(found: dict) -> dict[str, list[str]]:
+        """The sensor's XCom holds {"replied": [ids], "reply_classes": {class: [ids]}}."""
+        by_class = found["reply_classes"]
+        return {
+            "interested": [i for name in INTERESTED for i in by_class.get(name, [])],
+            "not_interested": [i for name in NOT_INTERESTED for i in by_class.get(name, [])],
+        }
+
+    @task.branch
+    def route(groups: dict[str, list[str]]) -> list[str]:
+        """Only the branches somebody replied for run; the others are skipped."""
+        branches = {"interested": "move_interested", "not_interested": "move_not_interested"}
+        return [task_id for group, task_id in branches.items() if groups[group]]
+
+    groups = sort_replies(wait_for_replies.output)
+    move_interested = ApolloUpdateStagesOperator(
+        task_id="move_interested",
+        contact_ids=groups["interested"],
+        contact_stage=INTERESTED_STAGE,  # a stage name or id
         apollo_conn_id=APOLLO_CONN_ID,
     )
     assign_owner = ApolloUpdateOwnersOperator(
         task_id="assign_owner",
-        contact_ids=move_repliers.output,
-        owner="{{ params.owner }}",  # a user's email (needs a master key) or user id
+        contact_ids=move_interested.output,
+        new_owner="{{ params.owner }}",  # a user's email (needs a master key) or user id
         apollo_conn_id=APOLLO_CONN_ID,
     )
-    # The Jinja pull does not add a dependency by itself.
-    wait_for_replies >> move_repliers
+    move_not_interested = ApolloUpdateStagesOperator(
+        task_id="move_not_interested",
+        contact_ids=groups["not_interested"],
+        contact_stage=NOT_INTERESTED_STAGE,
+        apollo_conn_id=APOLLO_CONN_ID,
+    )
+    stop_outreach = ApolloRemoveFromSequenceOperator(
+        task_id="stop_outreach",
+        sequence="{{ params.sequence }}",
+        contact_ids=move_not_interested.output,
+        mode="remove",
+        apollo_conn_id=APOLLO_CONN_ID,
+    )
+    route(groups) >> [move_interested, move_not_interested]
     # [END howto_outreach_pipeline]
 
     # [START howto_export_responders]
     export_responders = ApolloSearchToS3Operator(
         task_id="export_responders",
         # Stage names, resolved to Apollo's stage ids once per run (an unknown name fails the task).
-        search={"contact_stages": [REPLIED_STAGE]},
-        # Only contacts that changed since this run started: this campaign's repliers.
+        search={"contact_stages": [INTERESTED_STAGE]},
+        # Only contacts that changed since this run started: this campaign's interested repliers.
         updated_since="{{ dag_run.start_date }}",
         s3_bucket="{{ var.value.get('apollo_s3_bucket', 'apollo-exports') }}",
         s3_key="outreach/{{ dag_run.run_after | ts_nodash }}/responders.jsonl",

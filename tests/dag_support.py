@@ -9,7 +9,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def load_dag(dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_versions import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     bag = DagBag(dag_folder=str(REPO / "tests" / "dags"))
     assert not bag.import_errors, bag.import_errors

@@ -96,9 +96,11 @@ from airflow_provider_apollo.core.lifecycle import (
     Sleep,
     Step,
     adrive,
+    arun_steps,
     drive,
     no_answer,
     request_lifecycle,
+    run_steps,
 )
 from airflow_provider_apollo.core.lists import LIST_BATCH_SIZE, PATH_LABELS_ADD, PATH_LABELS_REMOVE
 from airflow_provider_apollo.core.paging import (
@@ -144,10 +146,9 @@ from airflow_provider_apollo.core.retries import (
     RetryPolicy,
 )
 from airflow_provider_apollo.core.sequence_check import (
+    REPLY_CLASSES,
     SEQUENCE_STATUSES,
     SequenceCheckResult,
-    arun_steps,
-    run_steps,
     sequence_check,
 )
 from airflow_provider_apollo.core.sequences import (
@@ -219,6 +220,7 @@ __all__ = [
     "PATH_SEQUENCE_SEARCH",
     "SEQUENCE_BATCH_SIZE",
     "SEQUENCE_STATUSES",
+    "REPLY_CLASSES",
     "SequenceCheckResult",
     "SequenceRef",
     "arun_steps",

@@ -7,6 +7,9 @@ between pages or change stage between slices are handed out once. :class:`Export
 of that without moving a byte itself: it drives any object with the hook's public paging methods
 (:class:`ContactSource`) and yields pages of contacts to write. Its position is one small JSON value
 (:class:`ExportCursor`, from :meth:`ExportPlan.state`) that a new plan can start from.
+
+Which file format an export writes, given or named by its key's suffix, is decided here too
+(:func:`export_file_format`), without I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -31,6 +34,18 @@ CREATED_SORT_FIELD = "contact_created_at"
 LAST_REACHABLE_PAGE = SEARCH_RESULT_CAP // SEARCH_PER_PAGE_MAX
 # A cursor is a position, not data: at most one page of ids travels in it.
 CURSOR_VERSION = 1
+# The key suffixes that name an export's file format, checked after a compression suffix is taken off.
+FORMAT_SUFFIXES: dict[str, str] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+COMPRESSION_SUFFIXES = (".gz", ".gzip")
+# The format of a key whose suffix names none (``contacts``, ``contacts.txt``).
+DEFAULT_FILE_FORMAT = "jsonl"
 
 
 class SearchPageLike(Protocol):
@@ -113,6 +128,52 @@ def parse_timestamp(value: Any) -> datetime.datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=datetime.timezone.utc)
     return parsed
+
+
+# --------------------------------------------------------------------------- file format
+
+
+def format_named_by_key(key: str) -> str | None:
+    """
+    The file format a key's suffix names, or ``None`` when it names none.
+
+    A compression suffix comes off first, so ``contacts.csv.gz`` names ``csv``; case is ignored.
+    """
+    name = key.strip().lower()
+    for compression in COMPRESSION_SUFFIXES:
+        if name.endswith(compression):
+            name = name[: -len(compression)]
+            break
+    for suffix, file_format in FORMAT_SUFFIXES.items():
+        if name.endswith(suffix):
+            return file_format
+    return None
+
+
+def export_file_format(file_format: str | None, s3_key: str) -> str:
+    """
+    The format an export writes: ``file_format`` when given, else the one ``s3_key``'s suffix names,
+    else :data:`DEFAULT_FILE_FORMAT`.
+
+    A given format that the key's suffix contradicts (``file_format="jsonl"`` for
+    ``contacts.parquet``) is an ``ApolloArgumentError`` naming both arguments: one of them is a
+    mistake, and a file whose name lies about its content breaks every reader. A key whose suffix
+    names no format (``contacts``, ``contacts.txt``) takes any format.
+
+    :param file_format: the ``file_format`` argument, ``None`` to infer it; its value is checked by
+        the caller.
+    :param s3_key: the rendered key.
+    """
+    named = format_named_by_key(s3_key)
+    if file_format is None:
+        return named or DEFAULT_FILE_FORMAT
+    if named is not None and named != file_format:
+        raise ApolloArgumentError(
+            f"file_format={file_format!r} contradicts s3_key={s3_key!r}, whose suffix names {named!r}: "
+            f"pass file_format={named!r}, leave file_format out to infer it from s3_key, or change "
+            "s3_key's suffix."
+        )
+    return file_format
 
 
 # --------------------------------------------------------------------------- the cursor
@@ -252,6 +313,11 @@ class ExportPlan:
     :param cursor: a :meth:`state` value to resume from.
     :param seen_ids: ids a resumed export already handed out, when the caller kept them (the cursor
         does not): contacts that moved between slices meanwhile are then not handed out twice.
+    :param on_total: called once with the most contacts the export will hand out (the search's
+        total, or ``max_records`` when smaller) as soon as the first page (or its cap error) tells
+        it, before any other search request; raise from it to stop the export there. Not called
+        with ``updated_since``/``updated_before`` (the total counts contacts outside the bounds),
+        nor when a plan resumed from a cursor goes on past the search's first page.
     """
 
     def __init__(
@@ -268,6 +334,7 @@ class ExportPlan:
         log: Any = None,
         cursor: ExportCursor | Mapping[str, Any] | None = None,
         seen_ids: Iterable[str] = (),
+        on_total: Callable[[int], None] | None = None,
     ) -> None:
         if search is None or search == "":
             search = {}
@@ -307,6 +374,7 @@ class ExportPlan:
                     "start without a cursor, or resume with the arguments it was saved under."
                 )
         self._seen: set[str] = set(seen_ids)
+        self.on_total = on_total
         self._started = time.monotonic()
         self._iterating = False
 
@@ -384,6 +452,7 @@ class ExportPlan:
                         cap=error.cap,
                     ) from None
                 total = error.total_entries
+                self._report_total(total)
             except _BoundNotReached as reached:
                 if not self.slice_by_stage:
                     raise self._bound_error(whole, reached.total_entries) from None
@@ -478,6 +547,12 @@ class ExportPlan:
             cap=SEARCH_RESULT_CAP,
         )
 
+    def _report_total(self, total_entries: int) -> None:
+        """Tell ``on_total`` the most contacts this export will hand out (a fresh, unbounded export only)."""
+        if self.on_total is None or self.bounded:
+            return
+        self.on_total(total_entries if self.max_records is None else min(total_entries, self.max_records))
+
     def _limit_reached(self) -> bool:
         return self.max_records is not None and self.cursor.written >= self.max_records
 
@@ -508,8 +583,12 @@ class ExportPlan:
         reached_since = False
         try:
             for page in pages:
-                if last_page is None and not resumed and self.bounded:
-                    self._check_bound_within_cap(search_slice, page)
+                if last_page is None and not resumed:
+                    if self.bounded:
+                        self._check_bound_within_cap(search_slice, page)
+                    elif whole:
+                        # Before this page is handed out and before the next is requested.
+                        self._report_total(page.total_entries)
                 last_page = page
                 fresh, reached_since = self._fresh_contacts(page.contacts)
                 if self.max_records is not None:

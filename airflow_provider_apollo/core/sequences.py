@@ -2,7 +2,7 @@
 
 A sequence is given by id or by name, a mailbox by id or by email address. Resolving either is a
 generator of :class:`~airflow_provider_apollo.core.ApiRequest` (see
-:func:`~airflow_provider_apollo.core.sequence_check.run_steps`), so the sync hook, the async hook
+:func:`~airflow_provider_apollo.core.lifecycle.run_steps`), so the sync hook, the async hook
 and tests drive the same decisions.
 """
 
@@ -22,6 +22,7 @@ PATH_SEQUENCE_SEARCH = "/emailer_campaigns/search"
 PATH_SEQUENCE_ADD = "/emailer_campaigns/{sequence_id}/add_contact_ids"
 PATH_SEQUENCE_REMOVE = "/emailer_campaigns/remove_or_stop_contact_ids"
 PATH_EMAIL_ACCOUNTS = "/email_accounts"
+PATH_MESSAGE_SEARCH = "/emailer_messages/search"
 
 # Ids travel as query parameters (the reference's form); 100 keep a URL near 4 KB, as for stages.
 SEQUENCE_BATCH_SIZE = 100

@@ -66,8 +66,8 @@ def master_key_error(error: ApolloAuthError, owner: str) -> ApolloAuthError:
     """A 403 from the users endpoint, said in the user's terms: what is needed and how to avoid it."""
     return ApolloAuthError(
         f"Could not look up owner {owner!r} by email: Apollo's users endpoint (GET {PATH_USERS_SEARCH}) "
-        "needs a master API key, and this connection's key was refused (403). Either put a master key "
-        "in the connection, or pass the owner's Apollo user id instead of the email (owner='<user id>'; "
+        "needs an API key with access to api/v1/users/search or a master API key, and this connection's "
+        "key was refused (403). Either give the key access to that endpoint (or use a master key), or pass the owner's Apollo user id instead of the email (new_owner='<user id>'; "
         "an admin finds it in Apollo under Settings > Users, or with a master key through GET /users/search).",
         status_code=error.status_code,
         body=error.body,

@@ -69,13 +69,13 @@ from airflow_provider_apollo.core.fields import (
     needs_custom_fields,
     read_bulk_update,
 )
+from airflow_provider_apollo.core.lifecycle import run_steps
 from airflow_provider_apollo.core.lists import (
     LIST_BATCH_SIZE,
     check_list_names,
     list_membership_request,
     read_list_answer,
 )
-from airflow_provider_apollo.core.sequence_check import run_steps
 from airflow_provider_apollo.core.sequences import (
     ENROLLMENT_STATUSES,
     NOT_REPORTED,
@@ -597,10 +597,11 @@ class ApolloHook(ApolloBaseHook):
                 if error.status_code != 403:
                     raise
                 raise ApolloAuthError(
-                    f"Enrolling contacts in sequence {target.name!r} needs a master API key, and this "
-                    f"connection's key was refused (403): nothing in this batch was enrolled "
-                    f"({index} batch(es) of {SEQUENCE_BATCH_SIZE} before it were). Put a master key "
-                    "(Apollo: Settings > Integrations > API keys, 'Set as master key') in the connection. "
+                    f"Enrolling contacts in sequence {target.name!r} needs an API key with access to "
+                    "api/v1/emailer_campaigns/add_contact_ids or a master API key, and this connection's "
+                    f"key was refused (403): nothing in this batch was enrolled ({index} batch(es) of "
+                    f"{SEQUENCE_BATCH_SIZE} before it were). Give the key access to that endpoint (Apollo: "
+                    "Settings > Integrations > API keys) or put a master key in the connection. "
                     f"Apollo said: {error.message}",
                     status_code=403,
                     body=error.body,

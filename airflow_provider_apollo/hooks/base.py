@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_apollo import UI_FIELD_BEHAVIOUR
+from airflow_provider_apollo._compat import mask_secret
 from airflow_provider_apollo.core import (
     ApiRequest,
     ApolloConfig,

@@ -343,49 +343,55 @@ class ApolloUpdateStagesOperator(_ApolloBulkUpdateOperator):
 
 class ApolloUpdateOwnersOperator(_ApolloBulkUpdateOperator):
     """
-    Assign contacts to an owner (an Apollo user, by id or email), in batches of 100.
+    Assign contacts to a new owner (an Apollo user, by id or email), in batches of 100.
 
     :param contact_ids: the contacts' ids: a list, an ``XComArg`` or a template rendering to a list.
-    :param owner: the new owner: an Apollo user id, or the user's email (looked up through Apollo's
-        users endpoint, which needs a master key; a 403 fails saying so). Templated (as
-        ``apollo_owner``). Here ``owner`` means the Apollo owner: the Airflow task owner comes from
-        ``default_args`` as usual and never becomes the Apollo owner.
-    :param owner_id: the Apollo user id of the new owner (instead of ``owner``). Templated.
+    :param new_owner: the new Apollo owner: a user id, or the user's email (looked up through
+        Apollo's users endpoint, which needs a master key; a 403 fails saying so). Templated.
+    :param owner_id: the Apollo user id of the new owner (instead of ``new_owner``). Templated.
     :param skip_deleted: update the other contacts when some are deleted (and log their ids) instead
         of failing.
     :param apollo_conn_id: the Airflow connection id.
+
+    Exactly one of ``new_owner`` and ``owner_id``. ``owner=`` is what it is on every Airflow
+    operator, the task owner; it never becomes the Apollo owner (before 1.0 it did).
     """
 
-    template_fields: Sequence[str] = ("contact_ids", "owner_id", "apollo_owner")
+    template_fields: Sequence[str] = ("contact_ids", "new_owner", "owner_id")
 
-    def __init__(self, *, contact_ids: list[str] | str, owner_id: str | None = None, **kwargs: Any) -> None:
-        # ``owner`` is taken from kwargs, not declared: Airflow fills declared arguments from the DAG's
-        # default_args, and default_args' ``owner`` (the Airflow task owner) must not become the Apollo owner.
-        owner = kwargs.pop("owner", None)
+    def __init__(
+        self,
+        *,
+        contact_ids: list[str] | str,
+        new_owner: str | None = None,
+        owner_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(contact_ids=contact_ids, **kwargs)
-        if owner_id is None and owner is None:
+        if new_owner is None and owner_id is None:
             raise ApolloArgumentError(
-                f"{type(self).__name__} {self.task_id!r}: owner_id must be a non-empty string (an Apollo "
-                "user id), or pass owner= (a user id or the user's email); got neither."
+                f"{type(self).__name__} {self.task_id!r}: pass new_owner= (an Apollo user id or the user's "
+                "email) or owner_id= (an Apollo user id); got neither. The Apollo owner is new_owner= "
+                "(owner= is the Airflow task owner; renamed in 1.0)."
             )
-        if owner_id is not None and owner is not None:
+        if new_owner is not None and owner_id is not None:
             raise ApolloArgumentError(
-                f"{type(self).__name__} {self.task_id!r}: pass one of owner= (a user id or the user's "
-                "email) or owner_id= (a user id), not both."
+                f"{type(self).__name__} {self.task_id!r}: pass one of new_owner= (an Apollo user id or the "
+                "user's email) or owner_id= (an Apollo user id), not both."
             )
+        self.new_owner = new_owner
         self.owner_id = owner_id
-        self.apollo_owner = owner
+        if new_owner is not None and not is_resolved_later(new_owner):
+            non_empty_string(new_owner, "new_owner", "an Apollo user id or the user's email")
         if owner_id is not None and not is_resolved_later(owner_id):
             non_empty_string(owner_id, "owner_id", "an Apollo user id")
-        if owner is not None and not is_resolved_later(owner):
-            non_empty_string(owner, "owner", "an Apollo user id or the user's email")
 
     def run_job(self, context: Context, checkpoint: Any) -> list[str]:
         contact_ids = contact_ids_value(self.contact_ids)
-        if self.apollo_owner is not None:
+        if self.new_owner is not None:
             # An email is looked up once per hook (users endpoint, master key); an id is used as given.
-            owner = non_empty_string(self.apollo_owner, "owner", "an Apollo user id or the user's email")
-            owner_id = self.hook.resolve_owner_id(owner, "owner")
+            new_owner = non_empty_string(self.new_owner, "new_owner", "an Apollo user id or the user's email")
+            owner_id = self.hook.resolve_owner_id(new_owner, "new_owner")
         else:
             owner_id = non_empty_string(self.owner_id, "owner_id", "an Apollo user id")
         updated = self._update(

@@ -26,6 +26,7 @@ from airflow_provider_apollo.arguments import (
 from airflow_provider_apollo.core.sequence_check import (
     REQUIRE_ALL,
     SequenceCheckResult,
+    check_reply_classes,
     check_target_statuses,
     sequence_check,
 )
@@ -46,29 +47,50 @@ def _target_statuses_value(value: Any) -> list[str]:
     return check_target_statuses(native_value(value, "target_statuses", list))
 
 
+def _reply_classes_value(value: Any) -> list[str]:
+    if value is None:
+        return check_reply_classes(None)
+    if isinstance(value, str) and not value.lstrip().startswith(("[", "(")):
+        return check_reply_classes([value])
+    return check_reply_classes(native_value(value, "reply_classes", list))
+
+
 class ApolloSequenceStatusSensor(ApolloCheckSensor):
     """
     Wait until all (or any) of the given contacts reach one of the target statuses in a sequence.
 
-    A contact's status is read from its ``contact_campaign_statuses`` for the sequence (one GET per
-    contact per check; Apollo's contact search cannot filter by sequence). Statuses:
-    ``replied``, ``bounced`` (read from Apollo's reasons) and Apollo's own ``active``, ``paused``,
-    ``finished``, ``failed`` ... A contact that replied is also ``finished``; it is reported under
-    the most specific target it matches. Contacts that no longer exist or are not in the sequence
-    fail the sensor (they can never get there) instead of waiting forever.
+    Statuses, as Apollo documents them:
 
-    XCom: ``{status: [ids]}`` with one key per target status (an empty list when nobody has it).
+    - ``replied``, ``bounced``, ``spam_blocked``: read from the sequence's outreach emails
+      (``GET /emailer_messages/search`` filtered to the sequence, 100 a page). ``replied`` means a
+      reply of one of ``reply_classes``. A check costs the pages of matching emails, whatever the
+      number of contacts.
+    - ``active``, ``paused``, ``finished``, ``failed``: the contact's membership in the sequence
+      (``contact_campaign_statuses``), one ``GET /contacts/{id}`` per contact not already reported
+      under an email outcome (no documented endpoint lists a sequence's members).
+
+    A contact is reported under the first target it matches in that order: a replier whose
+    membership Apollo finished is ``replied``. When memberships are read, contacts that no longer
+    exist or are not in the sequence fail the sensor (they can never get there) instead of waiting.
+
+    XCom: ``{status: [ids], ..., "reply_classes": {class: [ids]}}``: one key per target status (an
+    empty list when nobody has it), and for each wanted reply class the repliers whose latest
+    reply Apollo classed so.
 
     :param sequence: the sequence's id or name (case-insensitive). Templated.
     :param contact_ids: the contacts to watch: a list, an ``XComArg`` or a template rendering to a list.
     :param target_statuses: the statuses to wait for, e.g. ``["replied"]``. Templated.
+    :param reply_classes: the reply classes that count as ``replied`` (Apollo's
+        ``willing_to_meet``, ``follow_up_question``, ``person_referral``, ``out_of_office``,
+        ``already_left_company_or_not_right_person``, ``not_interested``, ``unsubscribe``,
+        ``none_of_the_above``); default every class. Templated.
     :param require: ``"all"`` (every contact) or ``"any"`` (at least one).
     :param apollo_conn_id: the Airflow connection id.
     :param deferrable: wait in the triggerer instead of a worker slot; defaults to
         ``[operators] default_deferrable``.
     """
 
-    template_fields: Sequence[str] = ("sequence", "contact_ids", "target_statuses")
+    template_fields: Sequence[str] = ("sequence", "contact_ids", "target_statuses", "reply_classes")
     ui_color = "#fdf2e9"
 
     def __init__(
@@ -77,6 +99,7 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
         sequence: str,
         contact_ids: list[str] | str,
         target_statuses: list[str] | str,
+        reply_classes: list[str] | str | None = None,
         require: str = REQUIRE_ALL,
         apollo_conn_id: str = ApolloHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
@@ -86,6 +109,7 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
         self.sequence = sequence
         self.contact_ids = contact_ids
         self.target_statuses = target_statuses
+        self.reply_classes = reply_classes
         self.require = validate_require(require)
         self.apollo_conn_id = apollo_conn_id
         self.deferrable = deferrable
@@ -95,31 +119,34 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
             contact_ids_value(contact_ids)
         if not is_resolved_later(target_statuses):
             _target_statuses_value(target_statuses)
-        self._resolved: tuple[list[str], str, str, list[str]] | None = None
+        if not is_resolved_later(reply_classes):
+            _reply_classes_value(reply_classes)
+        self._resolved: tuple[list[str], str, str, list[str], list[str]] | None = None
 
     @cached_property
     def hook(self) -> ApolloHook:
         return ApolloHook(apollo_conn_id=self.apollo_conn_id)
 
-    def _resolve(self) -> tuple[list[str], str, str, list[str]]:
-        """The rendered ids, the sequence's id and name (looked up once), the statuses: checked once per run."""
+    def _resolve(self) -> tuple[list[str], str, str, list[str], list[str]]:
+        """The rendered ids, the sequence's id and name (looked up once), statuses and classes: once per run."""
         if self._resolved is None:
             contact_ids = contact_ids_value(self.contact_ids)
             statuses = _target_statuses_value(self.target_statuses)
+            classes = _reply_classes_value(self.reply_classes)
             target = self.hook.find_sequence(
                 non_empty_string(self.sequence, "sequence", "a sequence id or name")
             )
-            self._resolved = (contact_ids, target.id, target.name, statuses)
+            self._resolved = (contact_ids, target.id, target.name, statuses, classes)
         return self._resolved
 
     def _check(self) -> SequenceCheckResult:
-        contact_ids, sequence_id, sequence_name, statuses = self._resolve()
-        result = self.hook.run_steps(sequence_check(contact_ids, sequence_id, statuses))
+        contact_ids, sequence_id, sequence_name, statuses, classes = self._resolve()
+        result = self.hook.run_steps(sequence_check(contact_ids, sequence_id, statuses, classes))
         self.log.info(
             "Sequence %r: %s; %d waiting, %d not in the sequence, %d missing (%d API calls)",
             sequence_name,
-            ", ".join(f"{len(ids)} {status}" for status, ids in result.reached.items()),
-            "the" if isinstance(result, float) else len(result.waiting),
+            result.summary(),
+            len(result.waiting),
             len(result.not_enrolled),
             len(result.missing),
             result.calls,
@@ -134,7 +161,7 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
         result = self._check_or_quota_wait()
         if isinstance(result, float):
             return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=result.is_done(self.require), xcom_value=result.reached)
+        return PokeReturnValue(is_done=result.is_done(self.require), xcom_value=result.xcom_value())
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -143,8 +170,8 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
         # After an exhausted quota the trigger's first check waits for the reset instead.
         first_wait = result if isinstance(result, float) else float(self.poke_interval)
         if not isinstance(result, float) and result.is_done(self.require):
-            return result.reached
-        contact_ids, sequence_id, sequence_name, statuses = self._resolve()
+            return result.xcom_value()
+        contact_ids, sequence_id, sequence_name, statuses, classes = self._resolve()
         self.log.info(
             "Deferring: %s contacts not yet %s in sequence %r; checking every %s s",
             "the" if isinstance(result, float) else len(result.waiting),
@@ -157,6 +184,7 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
                 contact_ids=contact_ids,
                 sequence_id=sequence_id,
                 target_statuses=statuses,
+                reply_classes=classes,
                 require=self.require,
                 apollo_conn_id=self.apollo_conn_id,
                 poke_interval=float(self.poke_interval),
@@ -169,8 +197,8 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
             ),
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, list[str]]:
-        """Called when the trigger fires: ``{status: [ids]}`` on success, an exception for anything else."""
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Called when the trigger fires: the XCom value on success, an exception for anything else."""
         if not isinstance(event, dict) or "status" not in event:
             raise AirflowException(f"ApolloSequenceStatusTrigger sent an unexpected event: {event!r}")
         status = event["status"]
@@ -183,8 +211,20 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
                 raise AirflowException(
                     f"ApolloSequenceStatusTrigger's success event has no status map: {event!r}"
                 )
-            self.log.info("Contacts reached: %s", {key: len(ids) for key, ids in reached.items()})
-            return {str(key): list(ids) for key, ids in reached.items()}
+            classes = event.get("reply_classes") or {}
+            if not isinstance(classes, dict) or not all(isinstance(ids, list) for ids in classes.values()):
+                raise AirflowException(
+                    f"ApolloSequenceStatusTrigger's success event has a bad reply-class map: {event!r}"
+                )
+            self.log.info(
+                "Contacts reached: %s; replies by class: %s",
+                {key: len(ids) for key, ids in reached.items()},
+                {key: len(ids) for key, ids in classes.items() if ids},
+            )
+            return {
+                **{str(key): list(ids) for key, ids in reached.items()},
+                "reply_classes": {str(key): list(ids) for key, ids in classes.items()},
+            }
         if status == "timeout":
             raise AirflowSensorTimeout(f"Sensor has timed out: {message}")
         if status == "error" and event.get("lost_contact_ids"):

@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--sequence-reply-fraction", type=float, default=0.3)
     parser.add_argument("--sequence-bounce-fraction", type=float, default=0.1)
+    parser.add_argument(
+        "--sequence-reply-classes",
+        default=None,
+        help="comma-separated reply classes automatic replies take in turn (default: a realistic mix)",
+    )
+    parser.add_argument(
+        "--sequence-reply-step", type=int, default=None, help="the step every replier answers"
+    )
     parser.add_argument("--pagination-as-strings", action="store_true")
     parser.add_argument("--legacy-day-headers", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -82,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sequence_step_seconds=args.sequence_step_seconds,
         sequence_reply_fraction=args.sequence_reply_fraction,
         sequence_bounce_fraction=args.sequence_bounce_fraction,
+        sequence_reply_classes=None
+        if args.sequence_reply_classes is None
+        else [name.strip() for name in args.sequence_reply_classes.split(",") if name.strip()],
+        sequence_reply_step=args.sequence_reply_step,
     )
     if args.seed:
         emulator.seed_contacts(args.seed)

@@ -716,23 +716,40 @@ def system_field_object(suffix: str, label: str, field_type: str) -> dict[str, A
 OUTCOME_REPLY = "reply"
 OUTCOME_BOUNCE = "bounce"
 OUTCOME_FINISH = "finish"
-# The ``inactive_reason`` texts the emulator writes: Apollo's own ("Sequence inactive", "manually finished")
-# where its reference shows one, otherwise the emulator's choice (documented in docs/testing.md).
+# The ``inactive_reason``/``failure_reason`` texts the emulator writes: Apollo's own ("Sequence
+# inactive", "manually finished") where its reference shows one, otherwise the emulator's choice
+# (docs/testing.md). None of them says "replied": Apollo documents no reason text for a reply, and the
+# provider reads replies from the outreach emails.
 REASON_SEQUENCE_INACTIVE = "Sequence inactive"
 REASON_MANUALLY_FINISHED = "manually finished"
 REASON_MANUALLY_STOPPED = "manually stopped"
 REASON_PAUSED = "paused on enrollment"
-REASON_REPLIED = "replied"
 REASON_COMPLETED = "completed all steps"
-REASON_BOUNCED = "bounced"
+REASON_BOUNCED = "bounced"  # a documented failure_reason value
+# Apollo's reply classes (emailer_message_reply_classes[] in its reference).
+REPLY_CLASSES = (
+    "willing_to_meet",
+    "follow_up_question",
+    "person_referral",
+    "out_of_office",
+    "already_left_company_or_not_right_person",
+    "not_interested",
+    "unsubscribe",
+    "none_of_the_above",
+)
+OUT_OF_OFFICE = "out_of_office"
 
 
 class Enrollment:
-    """One contact's membership in one sequence (Apollo's ``contact_campaign_status``).
+    """One contact's membership in one sequence (Apollo's ``contact_campaign_status``) and its emails.
 
-    Progress is computed when read: an active membership sends step N at ``started_ms + (N - 1) * step_ms``
-    and reaches its outcome (reply, bounce, or finishing the last step) at ``started_ms + outcome_step *
-    step_ms``. ``step_ms`` None means the membership never advances on its own.
+    Progress is computed when read. An active membership sends step 1 when it starts and each next
+    step ``step_ms`` after the previous one; every sent step is an outreach email (``emailer_message``).
+    The outcome comes ``step_ms`` after the email of ``outcome_step`` was sent: a reply to that email
+    (with ``reply_class``), a bounce of the first email, or, after the last step, the end of the
+    sequence. A reply finishes the membership only when the sequence has ``mark_finished_if_reply``;
+    an out-of-office reply pauses it when the sequence has ``mark_paused_if_ooo``; otherwise the
+    membership goes on. ``step_ms`` None: only the first email is sent, and nothing happens on its own.
     """
 
     __slots__ = (
@@ -751,12 +768,19 @@ class Enrollment:
         "paused_ms",
         "auto_unpause_ms",
         "failure_reason",
-        "reply_message_id",
         "num_steps",
         "step_ids",
         "step_ms",
         "outcome",
         "outcome_step",
+        "reply_class",
+        "message_ids",
+        "sent_ms",
+        "replies",
+        "bounced_step",
+        "finish_on_reply",
+        "pause_on_ooo",
+        "events",
     )
 
     def __init__(
@@ -774,7 +798,10 @@ class Enrollment:
         step_ms: int | None,
         outcome: str,
         outcome_step: int,
-        reply_message_id: str,
+        message_ids: list[str],
+        reply_class: str = "willing_to_meet",
+        finish_on_reply: bool = True,
+        pause_on_ooo: bool = True,
     ) -> None:
         self.id = enrollment_id
         self.contact_id = contact_id
@@ -791,19 +818,35 @@ class Enrollment:
         self.paused_ms: int | None = None
         self.auto_unpause_ms: int | None = None
         self.failure_reason: str | None = None
-        self.reply_message_id = reply_message_id
         self.num_steps = max(len(step_ids), 1)
         self.step_ids = step_ids
         self.step_ms = step_ms
         self.outcome = outcome
-        self.outcome_step = outcome_step
+        self.outcome_step = min(max(outcome_step, 1), self.num_steps)
+        self.reply_class = reply_class
+        self.message_ids = message_ids
+        # When each step's email was sent (index = position - 1).
+        self.sent_ms: list[int] = []
+        # Replies by the position of the email replied to: (reply class, when).
+        self.replies: dict[int, tuple[str, int]] = {}
+        self.bounced_step: int | None = None
+        self.finish_on_reply = finish_on_reply
+        self.pause_on_ooo = pause_on_ooo
+        # The membership's timeline, oldest first (the activity feed serves it newest first).
+        self.events: list[dict[str, Any]] = []
+        self._event("enrolled", added_ms, step_position=1)
 
-    def pause(self, now_ms: int, reason: str, *, auto_unpause_ms: int | None = None) -> None:
+    def _event(self, kind: str, at_ms: int, **extra: Any) -> None:
+        self.events.append({"type": kind, "occurred_at_ms": at_ms, **extra})
+
+    def pause(self, now_ms: int, reason: str | None, *, auto_unpause_ms: int | None = None) -> None:
         self.status = "paused"
         self.started_ms = None
         self.paused_ms = now_ms
         self.inactive_reason = reason
         self.auto_unpause_ms = auto_unpause_ms
+        extra = {"reason": reason} if reason else {}
+        self._event("paused", now_ms, **extra)
 
     def resume(self, now_ms: int) -> None:
         self.status = "active"
@@ -811,47 +854,110 @@ class Enrollment:
         self.paused_ms = None
         self.inactive_reason = None
         self.auto_unpause_ms = None
+        self._event("resumed", now_ms)
 
-    def finish(self, now_ms: int, reason: str) -> None:
+    def finish(self, now_ms: int, reason: str | None) -> None:
         self.status = "finished"
         self.started_ms = None
         self.finished_ms = now_ms
         self.inactive_reason = reason
+        self._event("completed", now_ms)
+
+    def fail(self, now_ms: int, reason: str) -> None:
+        self.status = "failed"
+        self.started_ms = None
+        self.finished_ms = now_ms
+        self.failure_reason = reason
+        self.inactive_reason = reason
+        self._event("failed", now_ms)
+
+    def _next_send_ms(self) -> int | None:
+        if self.started_ms is None or len(self.sent_ms) >= self.num_steps:
+            return None
+        if not self.sent_ms:
+            return self.started_ms
+        if self.step_ms is None:
+            return None
+        return max(self.sent_ms[-1] + self.step_ms, self.started_ms)
+
+    def _due(self) -> list[tuple[int, int, str]]:
+        """What happens next and when: (when, order on a tie, what)."""
+        due: list[tuple[int, int, str]] = []
+        if self.step_ms is not None:
+            step = self.outcome_step
+            if self.outcome == OUTCOME_REPLY and step not in self.replies and len(self.sent_ms) >= step:
+                due.append((self.sent_ms[step - 1] + self.step_ms, 0, "reply"))
+            if self.outcome == OUTCOME_BOUNCE and self.bounced_step is None and self.sent_ms:
+                due.append((self.sent_ms[0] + self.step_ms, 1, "bounce"))
+            if len(self.sent_ms) >= self.num_steps:
+                due.append((self.sent_ms[-1] + self.step_ms, 2, "finish"))
+        send = self._next_send_ms()
+        if send is not None:
+            due.append((send, 3, "send"))
+        return due
 
     def settle(self, now_ms: int) -> None:
-        """Bring the membership up to ``now_ms``: unpause on schedule, then reach the outcome once it is due."""
+        """Bring the membership up to ``now_ms``: unpause on schedule, send due emails, reach the outcome."""
         if self.status == "paused" and self.auto_unpause_ms is not None and now_ms >= self.auto_unpause_ms:
             self.resume(self.auto_unpause_ms)
-        if self.status != "active" or self.started_ms is None or self.step_ms is None:
+        while self.status == "active" and self.started_ms is not None:
+            due = [item for item in self._due() if item[0] <= now_ms]
+            if not due:
+                return
+            at_ms, _, what = min(due)
+            if what == "send":
+                self.sent_ms.append(at_ms)
+            elif what == "reply":
+                self.reply(at_ms, self.outcome_step, self.reply_class)
+            elif what == "bounce":
+                self.bounced_step = 1
+                self.fail(at_ms, REASON_BOUNCED)
+            else:
+                self.finish(at_ms, REASON_COMPLETED)
+
+    def reply(self, now_ms: int, position: int, reply_class: str) -> None:
+        """The contact replies to the email of ``position``; the sequence's settings decide what follows."""
+        self.replies[position] = (reply_class, now_ms)
+        self._event("replied", now_ms, emailer_message_id=self.message_ids[position - 1])
+        if self.status != "active":
             return
-        due_ms = self.started_ms + self.outcome_step * self.step_ms
-        if now_ms < due_ms:
-            return
-        if self.outcome == OUTCOME_REPLY:
-            self.finish(due_ms, REASON_REPLIED)
-        elif self.outcome == OUTCOME_BOUNCE:
-            self.status = "failed"
-            self.started_ms = None
-            self.finished_ms = due_ms
-            self.failure_reason = "bounced"
-            self.inactive_reason = REASON_BOUNCED
-        else:
-            self.finish(due_ms, REASON_COMPLETED)
+        if reply_class == OUT_OF_OFFICE and self.pause_on_ooo:
+            self.pause(now_ms, None)
+        elif self.finish_on_reply:
+            self.finish(now_ms, None)
 
     @property
     def replied(self) -> bool:
-        return self.inactive_reason == REASON_REPLIED
+        return bool(self.replies)
 
     @property
     def bounced(self) -> bool:
-        return self.status == "failed" and self.failure_reason == "bounced"
+        return self.bounced_step is not None
 
     def current_position(self, now_ms: int) -> int | None:
         if self.status != "active" or self.started_ms is None:
             return None
-        if self.step_ms is None or self.step_ms <= 0:
-            return 1
-        return min((now_ms - self.started_ms) // self.step_ms + 1, self.num_steps)
+        return max(len(self.sent_ms), 1)
+
+    def messages(self, now_ms: int) -> list[dict[str, Any]]:
+        """The outreach emails sent so far, each with its reply or bounce (raw, for the message search)."""
+        self.settle(now_ms)
+        found = []
+        for index, sent_ms in enumerate(self.sent_ms):
+            position = index + 1
+            reply = self.replies.get(position)
+            found.append(
+                {
+                    "id": self.message_ids[index],
+                    "position": position,
+                    "step_id": self.step_ids[index] if index < len(self.step_ids) else None,
+                    "sent_ms": sent_ms,
+                    "reply_class": reply[0] if reply else None,
+                    "replied_ms": reply[1] if reply else None,
+                    "bounced": self.bounced_step == position,
+                }
+            )
+        return found
 
     def render(self, now_ms: int) -> dict[str, Any]:
         self.settle(now_ms)
@@ -874,7 +980,7 @@ class Enrollment:
             "current_step_id": self.step_ids[position - 1]
             if position is not None and position <= len(self.step_ids)
             else None,
-            "in_response_to_emailer_message_id": self.reply_message_id if self.replied else None,
+            "in_response_to_emailer_message_id": None,
             "cc_emails": None,
             "bcc_emails": None,
             "to_emails": None,

@@ -34,8 +34,8 @@ from airflow_provider_apollo.testing._data import (
     REASON_MANUALLY_FINISHED,
     REASON_MANUALLY_STOPPED,
     REASON_PAUSED,
-    REASON_REPLIED,
     REASON_SEQUENCE_INACTIVE,
+    REPLY_CLASSES,
     SEQUENCE_SPECS,
     SYSTEM_FIELD_SPECS,
     USER_SPECS,
@@ -59,6 +59,38 @@ if TYPE_CHECKING:
     from airflow_provider_apollo.testing._ratelimit import RateLimiter
 
 SEQUENCES_DEFAULT_PER_PAGE = 25
+# emailer_messages/search: the reference gives no default page size (25, as the other searches
+# here), and Apollo's 50,000-record display limit (page * per_page) answers 422 beyond it.
+MESSAGES_DEFAULT_PER_PAGE = 25
+MESSAGES_DISPLAY_LIMIT = 50_000
+MSG_PAGE_LIMIT = "Invalid parameter passed in. Page * per page number is over threshold."
+MSG_PER_PAGE_ZERO = "An error occurred. Per page cannot be 0."
+# emailer_message_stats[] values the emulator can tell apart (the reference lists these and more).
+MESSAGE_STATS = (
+    "delivered",
+    "scheduled",
+    "drafted",
+    "not_opened",
+    "opened",
+    "clicked",
+    "unsubscribed",
+    "demoed",
+    "bounced",
+    "spam_blocked",
+    "failed_other",
+)
+ACTIVITY_FEED_MAX = 50
+# A realistic mix of reply classes for automatic replies: (class, share).
+DEFAULT_REPLY_CLASS_SHARES: tuple[tuple[str, float], ...] = (
+    ("willing_to_meet", 0.25),
+    ("follow_up_question", 0.15),
+    ("person_referral", 0.05),
+    ("out_of_office", 0.15),
+    ("already_left_company_or_not_right_person", 0.05),
+    ("not_interested", 0.2),
+    ("unsubscribe", 0.1),
+    ("none_of_the_above", 0.05),
+)
 USERS_DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
 SEQUENCE_MODES = ("mark_as_finished", "remove", "stop")
@@ -139,7 +171,16 @@ class OutreachEndpoints:
         sequence_step_seconds: float | None,
         sequence_reply_fraction: float,
         sequence_bounce_fraction: float,
+        sequence_reply_classes: Iterable[str] | None = None,
+        sequence_reply_step: int | None = None,
     ) -> None:
+        classes = None if sequence_reply_classes is None else list(sequence_reply_classes)
+        if classes is not None and (not classes or any(c not in REPLY_CLASSES for c in classes)):
+            raise ValueError(f"sequence_reply_classes must be a non-empty list of {', '.join(REPLY_CLASSES)}")
+        if sequence_reply_step is not None and sequence_reply_step < 1:
+            raise ValueError("sequence_reply_step must be 1 or more (or None for a step per contact)")
+        self.sequence_reply_classes = classes
+        self.sequence_reply_step = sequence_reply_step
         if sequence_step_seconds is not None and sequence_step_seconds <= 0:
             raise ValueError("sequence_step_seconds must be positive (or None to never advance)")
         for name, fraction in (
@@ -171,6 +212,8 @@ class OutreachEndpoints:
         self._sequences: dict[str, dict[str, Any]] = {}
         self._sequence_steps: dict[str, list[dict[str, Any]]] = {}
         self._members: dict[str, dict[str, Enrollment]] = {}
+        # Memberships removed from their sequence: their sent emails and timeline stay.
+        self._former_members: list[Enrollment] = []
         self._custom_fields: dict[str, dict[str, Any]] = {}
         self._system_fields = [system_field_object(*spec) for spec in SYSTEM_FIELD_SPECS]
         created_ms = self._anchor_ms - 180 * 24 * 3600 * 1000
@@ -334,26 +377,55 @@ class OutreachEndpoints:
                 record.updated_ms = self._stamp()
             self._version += 1
 
-    def reply_in_sequence(self, contact_ids: str | Iterable[str], sequence: str) -> None:
-        """Contacts active in ``sequence`` (name or id) reply now: their membership finishes as ``replied``."""
-        ids = [contact_ids] if isinstance(contact_ids, str) else list(contact_ids)
+    def reply_in_sequence(
+        self,
+        contact_ids: str | Iterable[str] | dict[str, str],
+        sequence: str,
+        reply_class: str = "willing_to_meet",
+    ) -> None:
+        """
+        Contacts in ``sequence`` (name or id) reply now to the latest email it sent them.
+
+        The reply is recorded on that outreach email with its ``reply_class`` (Apollo's classes);
+        the membership then follows the sequence's settings (``mark_finished_if_reply``,
+        ``mark_paused_if_ooo``). ``contact_ids`` may map each id to its own class; all reply at once.
+        """
+        if isinstance(contact_ids, dict):
+            classes = dict(contact_ids)
+        else:
+            ids = [contact_ids] if isinstance(contact_ids, str) else list(contact_ids)
+            classes = dict.fromkeys(ids, reply_class)
+        for value in classes.values():
+            if value not in REPLY_CLASSES:
+                raise ValueError(f"unknown reply class {value!r}; Apollo's: {', '.join(REPLY_CLASSES)}")
         sequence_id = self.sequence_id(sequence)
         with self._lock:
-            records = [self._require_live(contact_id) for contact_id in ids]
+            records = [self._require_live(contact_id) for contact_id in classes]
             now_ms = self._now_ms()
             for record in records:
                 enrollment = (record.enrollments or {}).get(sequence_id)
                 if enrollment is None:
                     raise ValueError(f"contact {record.id} is not in sequence {sequence!r}")
+                # An enrollment stamped this very millisecond has sent its first email.
+                now_ms = max(now_ms, enrollment.started_ms or 0)
                 enrollment.settle(now_ms)
-                if enrollment.status != "active":
-                    raise ValueError(
-                        f"contact {record.id} is {enrollment.status} in {sequence!r}, not active"
-                    )
+                if not enrollment.sent_ms:
+                    raise ValueError(f"sequence {sequence!r} has sent contact {record.id} no email yet")
             for record in records:
-                (record.enrollments or {})[sequence_id].finish(now_ms, REASON_REPLIED)
+                enrollment = (record.enrollments or {})[sequence_id]
+                enrollment.reply(now_ms, len(enrollment.sent_ms), classes[record.id])
                 record.updated_ms = self._stamp()
             self._version += 1
+
+    def set_sequence_settings(self, sequence: str, **settings: bool) -> None:
+        """Change a sequence's reply settings (``mark_finished_if_reply``, ``mark_paused_if_ooo``) for new members."""
+        allowed = ("mark_finished_if_reply", "mark_paused_if_ooo")
+        sequence_id = self.sequence_id(sequence)
+        with self._lock:
+            for name, value in settings.items():
+                if name not in allowed:
+                    raise ValueError(f"unknown setting {name!r}; known: {', '.join(allowed)}")
+                self._sequences[sequence_id][name] = bool(value)
 
     def sequence_statuses(self, contact_id: str) -> dict[str, dict[str, Any]]:
         """``{sequence id: contact_campaign_status}`` of one live contact, as the API renders them now."""
@@ -592,6 +664,21 @@ class OutreachEndpoints:
             outcomes[min(contact_ids, key=scores.__getitem__)] = OUTCOME_REPLY
         return outcomes
 
+    def _reply_classes_for(self, sequence_id: str, repliers: list[str]) -> dict[str, str]:
+        """Each replier's class: ``sequence_reply_classes`` in turn, or a deterministic draw from a realistic mix."""
+        if self.sequence_reply_classes is not None:
+            cycle = self.sequence_reply_classes
+            return {cid: cycle[index % len(cycle)] for index, cid in enumerate(repliers)}
+        chosen = {}
+        for cid in repliers:
+            draw = stable_fraction(self.seed, f"reply_class:{sequence_id}:{cid}")
+            for name, share in DEFAULT_REPLY_CLASS_SHARES:
+                chosen[cid] = name
+                draw -= share
+                if draw < 0:
+                    break
+        return chosen
+
     def _skip_reason(
         self,
         record: ContactRecord | None,
@@ -763,6 +850,9 @@ class OutreachEndpoints:
                 elif record is not None:
                     accepted.append(record)
             outcomes = self._enrollment_outcomes(sequence_id, [record.id for record in accepted])
+            reply_classes = self._reply_classes_for(
+                sequence_id, [cid for cid in outcomes if outcomes[cid] == OUTCOME_REPLY]
+            )
             steps = [step["id"] for step in self._sequence_steps[sequence_id]]
             step_ms = (
                 None
@@ -775,7 +865,7 @@ class OutreachEndpoints:
                 # Several mailboxes take turns (Apollo's mailbox rotation).
                 account = self._email_accounts[account_ids[index % len(account_ids)]]
                 outcome = outcomes[record.id]
-                reply_step = 1 + int(
+                reply_step = self.sequence_reply_step or 1 + int(
                     stable_fraction(self.seed, f"step:{sequence_id}:{record.id}") * len(steps)
                 )
                 enrollment = Enrollment(
@@ -791,7 +881,10 @@ class OutreachEndpoints:
                     step_ms=step_ms,
                     outcome=outcome,
                     outcome_step={OUTCOME_REPLY: reply_step, OUTCOME_BOUNCE: 1}.get(outcome, len(steps)),
-                    reply_message_id=self._message_ids.next(),
+                    message_ids=[self._message_ids.next() for _ in steps],
+                    reply_class=reply_classes.get(record.id, "willing_to_meet"),
+                    finish_on_reply=bool(sequence.get("mark_finished_if_reply")),
+                    pause_on_ooo=bool(sequence.get("mark_paused_if_ooo")),
                 )
                 if not sequence["active"]:
                     enrollment.pause(added_ms, REASON_SEQUENCE_INACTIVE)
@@ -859,6 +952,8 @@ class OutreachEndpoints:
                     if mode == "remove":
                         del record.enrollments[sequence_id]
                         del self._members[sequence_id][record.id]
+                        enrollment._event("removed", now_ms)
+                        self._former_members.append(enrollment)
                     elif enrollment.status in ("active", "paused"):
                         if mode == "mark_as_finished":
                             enrollment.finish(now_ms, REASON_MANUALLY_FINISHED)
@@ -922,6 +1017,207 @@ class OutreachEndpoints:
                     enrollment.finish(now_ms, REASON_SEQUENCE_ARCHIVED)
             self._version += 1
             return 200, {"emailer_campaign": self._render_sequence(sequence_id)}
+
+    # ----------------------------------------------------------------- endpoints: outreach emails
+
+    def _all_enrollments(self, sequence_ids: list[str] | None) -> list[Enrollment]:
+        """Current and removed memberships (a removed contact's sent emails stay), of some sequences or all."""
+        chosen = list(self._members) if sequence_ids is None else sequence_ids
+        found = [e for sid in chosen if sid in self._members for e in self._members[sid].values()]
+        found += [e for e in self._former_members if sequence_ids is None or e.sequence_id in sequence_ids]
+        return found
+
+    def _render_message(self, enrollment: Enrollment, message: dict[str, Any]) -> dict[str, Any]:
+        """An outreach email as the reference's example of GET /emailer_messages/search shows one."""
+        record = self._live.get(enrollment.contact_id)
+        sequence = self._sequences[enrollment.sequence_id]
+        name = record.name if record is not None else None
+        to_email = record.email if record is not None else None
+        sent = iso_ms(message["sent_ms"])
+        return {
+            "id": message["id"],
+            "user_id": enrollment.sender_user_id,
+            "status": "completed",
+            "time_zone": "America/Los_Angeles",
+            "provider_message_id": None,
+            "to_name": name,
+            "due_at": sent,
+            "completed_at": sent,
+            "emailer_touch_id": None,
+            "emailer_campaign_id": enrollment.sequence_id,
+            "emailer_step_id": message["step_id"],
+            "failed_at": None,
+            "failure_reason": None,
+            "attachment_ids": [],
+            "enable_tracking": True,
+            "type": "outreach_automatic_email",
+            "contact_id": enrollment.contact_id,
+            "provider_thread_id": None,
+            "schedule_delayed_reason": None,
+            "demoed": None,
+            "email_account_id": enrollment.email_account_id,
+            "due_at_manually_changed": False,
+            "not_sent_reason": None,
+            "bounce": True if message["bounced"] else None,
+            "spam_blocked": None,
+            "tracking_disabled_reason": None,
+            "created_at": sent,
+            "async_sending": True,
+            "due_at_source": None,
+            "crm_id": None,
+            "replied": True if message["reply_class"] else None,
+            "needs_dynamic_assemble": False,
+            "personalized_opener": None,
+            "reply_class": message["reply_class"],
+            "schedule_delayed_limit_reason": None,
+            "schedule_delayed_reason_details": None,
+            "sensitive_info_redacted": None,
+            "account_id": record.account_id if record is not None else None,
+            "recipients": [
+                {
+                    "email": to_email,
+                    "raw_name": name,
+                    "recipient_type_cd": "to",
+                    "contact_id": enrollment.contact_id,
+                    "user_id": None,
+                }
+            ],
+            "send_from": {
+                "email": enrollment.email_address,
+                "raw_name": None,
+                "recipient_type_cd": None,
+                "contact_id": None,
+                "user_id": None,
+            },
+            "from_email": enrollment.email_address,
+            "to_email": to_email,
+            "from_name": None,
+            "bcc_emails": [],
+            "cc_emails": [],
+            "send_from_info": f"{enrollment.email_account_id}***{enrollment.email_address}",
+            "body_text": f"Step {message['position']} of {sequence['name']}",
+            "body_html": f"<html><body><div>Step {message['position']} of {sequence['name']}</div></body></html>",
+            "body_html_loaded": True,
+            "appendment_html": "",
+            "appendment_html_loaded": True,
+            "subject": f"{sequence['name']} ({message['position']})",
+            "campaign_name": sequence["name"],
+            "campaign_max_emails_per_day": None,
+            "campaign_position": message["position"],
+            "step_max_emails_per_day": None,
+        }
+
+    @staticmethod
+    def _message_stats(message: dict[str, Any]) -> set[str]:
+        if message["bounced"]:
+            return {"bounced"}
+        # Delivered; a reply means it was opened (the emulator tracks no clicks or opens otherwise).
+        return {"delivered", "opened"} if message["reply_class"] else {"delivered", "not_opened"}
+
+    def api_search_messages(self, request: ApiRequest) -> tuple[int, Any]:
+        """``GET /emailer_messages/search``: the filters as query-string arrays, newest email first."""
+        raw_per_page = request.value("per_page")
+        if raw_per_page is not None and _int_or(raw_per_page, 1) == 0:
+            raise ApiError(422, {"error": MSG_PER_PAGE_ZERO})
+        page, per_page = _page_args(request, MESSAGES_DEFAULT_PER_PAGE)
+        if page * per_page > MESSAGES_DISPLAY_LIMIT:
+            raise ApiError(422, {"error": MSG_PAGE_LIMIT})
+        sequence_ids = _dedupe_ids(request.values("emailer_campaign_ids")) or None
+        excluded = set(request.values("not_emailer_campaign_ids"))
+        stats = set(request.values("emailer_message_stats"))
+        classes = set(request.values("emailer_message_reply_classes"))
+        user_ids = set(request.values("user_ids"))
+        account = _text(request.value("email_account_id_and_aliases"))
+        not_sent = set(request.values("not_sent_reason_cds"))
+        keywords = (_text(request.value("q_keywords")) or "").casefold()
+        mode = _text(request.value("emailer_message_date_range_mode"))
+        low = _text(request.value("emailer_message_date_range[min]"))
+        high = _text(request.value("emailer_message_date_range[max]"))
+        with self._lock:
+            now_ms = self._now_ms()
+            found: list[tuple[int, str, dict[str, Any]]] = []
+            for enrollment in self._all_enrollments(sequence_ids):
+                if enrollment.sequence_id in excluded:
+                    continue
+                if user_ids and enrollment.sender_user_id not in user_ids:
+                    continue
+                if account and account not in (enrollment.email_account_id, enrollment.email_address):
+                    continue
+                for message in enrollment.messages(now_ms):
+                    if stats and stats.isdisjoint(self._message_stats(message)):
+                        continue
+                    if classes and message["reply_class"] not in classes:
+                        continue
+                    if not_sent:  # every emulated email was sent
+                        continue
+                    day = iso_ms(message["sent_ms"])[:10]
+                    if mode in ("due_at", "completed_at") and (
+                        (low is not None and day < low) or (high is not None and day > high)
+                    ):
+                        continue
+                    rendered = self._render_message(enrollment, message)
+                    if keywords and not any(
+                        keywords in str(rendered[key] or "").casefold()
+                        for key in ("subject", "to_name", "to_email", "body_text", "from_email")
+                    ):
+                        continue
+                    found.append((message["sent_ms"], message["id"], rendered))
+            found.sort(key=lambda item: (-item[0], item[1]))
+            chosen = [item[2] for item in found[(page - 1) * per_page : page * per_page]]
+            step_ids = {m["emailer_step_id"] for m in chosen}
+            steps = [
+                {
+                    key: step[key]
+                    for key in (
+                        "id",
+                        "emailer_campaign_id",
+                        "wait_time",
+                        "wait_mode",
+                        "max_emails_per_day",
+                        "exact_datetime",
+                        "auto_skip_in_x_days",
+                        "position",
+                    )
+                }
+                for sid in self._sequence_steps
+                for step in self._sequence_steps[sid]
+                if step["id"] in step_ids
+            ]
+            return 200, {
+                "breadcrumbs": [],
+                "emailer_messages": chosen,
+                "emailer_steps": steps,
+                "num_fetch_result": None,
+            }
+
+    def api_activity_feed(self, request: ApiRequest) -> tuple[int, Any]:
+        """``POST /emailer_campaigns/activity_feed``: one contact's sequence timeline, newest first, at most 50."""
+        contact_id = _text(request.value("contact_id"))
+        if contact_id is None:
+            raise ApiError(422, {"error": "Parameters misconfigured. contact_id is required"})
+        sequence_id = _text(request.value("sequence_id"))
+        limit = min(max(_int_or(request.value("per_page"), ACTIVITY_FEED_MAX), 1), ACTIVITY_FEED_MAX)
+        with self._lock:
+            record = self._live.get(contact_id)
+            if record is None:
+                raise ApiError(404, {"error": "Contact not found"})
+            now_ms = self._now_ms()
+            enrollments = [e for e in self._all_enrollments(None) if e.contact_id == contact_id]
+            events: list[tuple[int, int, dict[str, Any]]] = []
+            for enrollment in enrollments:
+                if sequence_id is not None and enrollment.sequence_id != sequence_id:
+                    continue
+                enrollment.settle(now_ms)
+                sequence = self._sequences.get(enrollment.sequence_id)
+                for order, event in enumerate(enrollment.events):
+                    rendered = {key: value for key, value in event.items() if key != "occurred_at_ms"}
+                    rendered["occurred_at"] = iso_ms(event["occurred_at_ms"])
+                    rendered["sequence_id"] = enrollment.sequence_id
+                    if sequence is not None:
+                        rendered["sequence_name"] = sequence["name"]
+                    events.append((event["occurred_at_ms"], order, rendered))
+            events.sort(key=lambda item: (item[0], item[1]), reverse=True)
+            return 200, {"contact_id": contact_id, "events": [item[2] for item in events[:limit]]}
 
     # ----------------------------------------------------------------- endpoints: lists
 

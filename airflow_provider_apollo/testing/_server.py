@@ -94,6 +94,10 @@ ROUTES: tuple[Route, ...] = (
     _route(
         "POST", _SEQUENCE_ID + "/archive", "/emailer_campaigns/{sequence_id}/archive", "api_archive_sequence"
     ),
+    _route("GET", "/emailer_messages/search", "/emailer_messages/search", "api_search_messages"),
+    _route(
+        "POST", "/emailer_campaigns/activity_feed", "/emailer_campaigns/activity_feed", "api_activity_feed"
+    ),
     _route("GET", "/labels", "/labels", "api_list_labels"),
     _route("POST", "/labels", "/labels", "api_create_label"),
     _route(

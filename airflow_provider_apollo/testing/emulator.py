@@ -179,6 +179,16 @@ class ApolloEmulator(OutreachEndpoints):
         one per enrollment request when above 0).
     :param sequence_bounce_fraction: the deterministic share whose first email bounces; the others
         finish the sequence after its last step.
+    :param sequence_reply_classes: the reply classes automatic replies take, given in turn to the
+        repliers of each enrollment request; None: a deterministic draw from a realistic mix of
+        Apollo's eight classes.
+    :param sequence_reply_step: the step whose email every replier answers; None: a step per contact.
+
+    Each email a sequence sends is an outreach message (``GET /emailer_messages/search``); a reply is
+    recorded on the message replied to (``replied``, ``reply_class``) and in the contact's activity
+    feed (``POST /emailer_campaigns/activity_feed``), never as a reason text on the membership. A reply
+    finishes the membership only when the sequence has ``mark_finished_if_reply`` (the default, as
+    in Apollo), and an out-of-office reply pauses it when it has ``mark_paused_if_ooo``.
 
     The team starts with three users (the first owns the key), four mailboxes, five sequences (three
     active, one inactive, one archived), three lists and five custom contact fields (one a picklist);
@@ -208,6 +218,8 @@ class ApolloEmulator(OutreachEndpoints):
         sequence_step_seconds: float | None = 86_400.0,
         sequence_reply_fraction: float = 0.3,
         sequence_bounce_fraction: float = 0.1,
+        sequence_reply_classes: Iterable[str] | None = None,
+        sequence_reply_step: int | None = None,
     ) -> None:
         self.api_key = api_key
         self.host = host
@@ -264,6 +276,8 @@ class ApolloEmulator(OutreachEndpoints):
             sequence_step_seconds=sequence_step_seconds,
             sequence_reply_fraction=sequence_reply_fraction,
             sequence_bounce_fraction=sequence_bounce_fraction,
+            sequence_reply_classes=sequence_reply_classes,
+            sequence_reply_step=sequence_reply_step,
         )
         self._faults: list[Fault] = []
         self._timers: list[threading.Timer] = []

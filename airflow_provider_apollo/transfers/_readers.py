@@ -22,6 +22,9 @@ from typing import IO, Any
 
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 
+# The writer's check: one install hint for reading and writing Parquet (the ``parquet`` extra).
+from airflow_provider_apollo.transfers._writers import require_pyarrow
+
 FORMAT_JSONL = "jsonl"
 FORMAT_CSV = "csv"
 FORMAT_PARQUET = "parquet"
@@ -154,6 +157,7 @@ def csv_records(stream: IO[bytes]) -> Records:
 
 def parquet_records(source: IO[bytes]) -> Records:
     """Parquet from a seekable file: one record batch at a time; whole row groups skipped on resume."""
+    require_pyarrow()
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(source)
@@ -192,6 +196,8 @@ def open_records(
     object) when given and the file is not compressed; otherwise it inflates ``stream`` into a
     temporary file first.
     """
+    if file_format == FORMAT_PARQUET:
+        require_pyarrow()  # before a compressed file is inflated to disk for nothing
     if compression == COMPRESSION_GZIP:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
     if file_format == FORMAT_JSONL:

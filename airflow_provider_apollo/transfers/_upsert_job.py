@@ -39,6 +39,7 @@ from airflow_provider_apollo.core.upsert import (
     send_bisecting,
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
+from airflow_provider_apollo.extras import EXTRA_AMAZON, s3_hook_class
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator
 from airflow_provider_apollo.transfers._readers import BadRecord, Records
 
@@ -94,6 +95,9 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
     """
 
     ui_color = "#e8f0fe"
+    # The extra that installs what the job needs (the Amazon provider for the S3 files), named
+    # in the error when it is missing.
+    required_extra = EXTRA_AMAZON
 
     def __init__(
         self,
@@ -128,9 +132,9 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
 
     @cached_property
     def s3(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(aws_conn_id=self.aws_conn_id)
+        # Imported when the task runs (never at DAG parsing): a missing extra fails the task only.
+        hook_class = s3_hook_class(type(self).__name__, self.required_extra)
+        return hook_class(aws_conn_id=self.aws_conn_id)
 
     def ids_location(self) -> tuple[str, str]:
         bucket, rejects_key = self.rejects_location()

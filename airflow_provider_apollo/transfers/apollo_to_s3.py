@@ -16,17 +16,21 @@ from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import AirflowException, Context
 
+from airflow_provider_apollo._compat import log_info_with_fields
+from airflow_provider_apollo.arguments import is_resolved_later
 from airflow_provider_apollo.assets import export_asset, record_export
 from airflow_provider_apollo.core import check_int_range
 from airflow_provider_apollo.core.export import (
     CREATED_SORT_FIELD,
     UPDATED_SORT_FIELD,
     ExportPlan,
+    export_file_format,
     parse_time_bound,
     parse_timestamp,
 )
 from airflow_provider_apollo.core.quota import QuotaExhausted
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
+from airflow_provider_apollo.extras import s3_hook_class
 from airflow_provider_apollo.hooks.apollo import MAX_SEARCH_CONCURRENCY, ApolloHook
 from airflow_provider_apollo.links import ApolloExportS3Link
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator
@@ -61,11 +65,17 @@ __all__ = [
 UPLOAD_MAX_CONCURRENCY = 4
 # Input dataset name in lineage: the records this operator reads.
 LINEAGE_INPUT_NAME = "contacts"
-# The most ids the return value holds by default: about 270 KB of XCom. Past it the task fails
-# and says where the ids can go instead (``ids_key``).
+# The most ids ``push_contact_ids=True`` returns by default: about 270 KB of XCom. A search matching
+# more fails on its first page and says where the ids can go instead (``ids_key``).
 DEFAULT_MAX_RETURNED_IDS = 10_000
 # XCom key of the ids object's URI, pushed when ``ids_key`` is set.
 IDS_URI_XCOM_KEY = "ids_uri"
+# What to do when the ids do not fit the return value (about 27 bytes an id in the metadata database).
+RETURNED_IDS_ADVICE = (
+    "Leave push_contact_ids out (the default return value is a summary: s3_uri, record_count, ids_uri) "
+    "and, if a downstream task needs the ids, pass ids_key='<key>.ids.txt' to write them to S3 "
+    "(XCom ids_uri); or raise max_returned_ids."
+)
 
 
 class ApolloSearchToS3Operator(ApolloLongJobOperator):
@@ -91,19 +101,25 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
     contact is exported; if one stage still exceeds the cap, the task fails before anything is
     uploaded and says how to narrow the search.
 
-    The return value (XCom) is the list of exported ids, up to ``max_returned_ids``; an export
-    holding more fails with a message saying what to do (``push_contact_ids=False``, ``ids_key``).
-    ``ids_key`` writes every exported id, one a line, to an S3 object beside the export, for
-    downstream tasks that read them at any scale; its URI is pushed as XCom key ``ids_uri``.
+    The return value (XCom) is a summary whose size does not depend on the export's:
+    ``{"s3_uri": ..., "record_count": ..., "ids_uri": ...}`` (``ids_uri`` is ``None`` without
+    ``ids_key``). ``ids_key`` writes every exported id, one a line, to an S3 object beside the
+    export, for downstream tasks that read them at any scale. ``push_contact_ids=True`` returns the
+    list of exported ids instead, up to ``max_returned_ids``: a search matching more fails on its
+    first page, before anything is uploaded, saying what to do.
 
     :param s3_bucket: destination bucket (templated).
-    :param s3_key: destination key (templated); end it in ``.gz`` with ``compression="gzip"``.
+    :param s3_key: destination key (templated); its suffix names the format when ``file_format`` is
+        not given (``.jsonl``, ``.ndjson``, ``.json``, ``.csv``, ``.parquet``, each optionally
+        followed by ``.gz``); end it in ``.gz`` with ``compression="gzip"``.
     :param search: Apollo search filters (``q_keywords``, ``contact_stage_ids``, ``contact_label_ids``,
         ``sort_by_field`` ...); ``contact_stages`` takes stage names (or ids), resolved once per run
         (templated).
     :param file_format: ``"jsonl"`` (each contact exactly as Apollo returns it), ``"csv"`` or
         ``"parquet"`` (the fixed column set :data:`CONTACT_COLUMN_NAMES`; Parquet needs the
-        ``parquet`` extra).
+        ``parquet`` extra). ``None`` (default): the format ``s3_key``'s suffix names, or ``jsonl``
+        when it names none. A format the key's suffix contradicts fails before any request (at
+        construction, or at the start of ``execute`` when the key is templated).
     :param aws_conn_id: the Amazon connection; an ``endpoint_url`` in its extra points at any
         S3-compatible store.
     :param replace: overwrite an existing object; with ``False`` an existing object fails the task
@@ -118,10 +134,13 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         typically ``"{{ data_interval_end }}"``). With ``updated_since`` an export holds exactly the
         contacts updated in ``[updated_since, updated_before)``, so re-running an old interval
         writes the same file (for contacts not updated since).
-    :param push_contact_ids: return the exported ids as the XCom value; ``False`` returns ``None``.
-    :param max_returned_ids: the most ids the return value may hold (default 10,000, about
-        270 KB); an export with more fails before uploading, naming this argument. ``None`` lifts
-        the bound.
+    :param push_contact_ids: return the list of exported ids as the XCom value instead of the
+        summary (default ``False``).
+    :param max_returned_ids: with ``push_contact_ids=True``, the most ids the return value may hold
+        (default 10,000, about 270 KB). Checked against the search's total on its first page: a
+        search matching more fails there, before anything is uploaded, naming this argument (with
+        ``updated_since``/``updated_before`` the total is known only by reading, so the export
+        fails once it passes the bound). ``None`` lifts the bound.
     :param ids_key: also write the exported ids, one a line in export order, to this key of
         ``s3_bucket`` (templated; e.g. the export's key plus ``.ids.txt``); pushes XCom ``ids_uri``.
     :param concurrency: search pages fetched at once (1 to 8).
@@ -154,7 +173,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         s3_bucket: str,
         s3_key: str,
         search: dict[str, Any] | None = None,
-        file_format: str = "jsonl",
+        file_format: str | None = None,
         aws_conn_id: str | None = "aws_default",
         replace: bool = True,
         max_records: int | None = None,
@@ -162,7 +181,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         compression: str | None = None,
         updated_since: str | datetime.datetime | None = None,
         updated_before: str | datetime.datetime | None = None,
-        push_contact_ids: bool = True,
+        push_contact_ids: bool = False,
         max_returned_ids: int | None = DEFAULT_MAX_RETURNED_IDS,
         ids_key: str | None = None,
         concurrency: int = 1,
@@ -176,10 +195,13 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         self.export_asset = export_asset(s3_bucket, s3_key, asset)
         if self.export_asset is not None and self.export_asset not in self.outlets:
             self.outlets = [*self.outlets, self.export_asset]
-        if file_format not in FILE_FORMATS:
+        if file_format is not None and file_format not in FILE_FORMATS:
             raise ApolloArgumentError(
-                f"file_format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}."
+                f"file_format must be one of {', '.join(FILE_FORMATS)} (or None to infer it from s3_key's "
+                f"suffix), got {file_format!r}."
             )
+        if isinstance(s3_key, str) and not is_resolved_later(s3_key):
+            export_file_format(file_format, s3_key)  # a contradiction fails when the DAG is parsed
         if compression not in COMPRESSIONS:
             raise ApolloArgumentError(f"compression must be None or 'gzip', got {compression!r}.")
         if max_records is not None and (
@@ -218,9 +240,9 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
 
     @cached_property
     def s3_hook(self) -> S3Hook:
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        return S3Hook(
+        # The [amazon] extra, imported when the task runs (never at DAG parsing).
+        hook_class = s3_hook_class(type(self).__name__)
+        return hook_class(
             aws_conn_id=self.aws_conn_id, transfer_config_args={"max_concurrency": UPLOAD_MAX_CONCURRENCY}
         )
 
@@ -230,7 +252,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
 
     # ------------------------------------------------------------------ execute
 
-    def run_job(self, context: Context, checkpoint: Any) -> list[str] | None:
+    def run_job(self, context: Context, checkpoint: Any) -> dict[str, Any] | list[str]:
         """
         Export from ``checkpoint`` (None at the start) to the end, or to an exhausted quota.
 
@@ -240,9 +262,10 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         and the checkpoint names them; the object itself appears only when the export completes.
         """
         self._check_keys()
+        file_format = export_file_format(self.file_format, self.s3_key)
         state = dict(checkpoint or {})
         fresh = not state
-        if self.file_format == FORMAT_PARQUET:
+        if file_format == FORMAT_PARQUET:
             require_pyarrow()
         if fresh and not self.replace and self.s3_hook.check_for_key(self.s3_key, self.s3_bucket):
             raise AirflowException(
@@ -252,23 +275,23 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         started = time.monotonic()
         # A fresh export's search and bounds are checked (by building its plan) before any S3 call.
         plan = None if state else self._plan(state, [])
-        staging = self._staging(state)
+        staging = self._staging(state, file_format)
         try:
-            return self._export(context, state, staging, started, plan)
+            return self._export(context, state, staging, started, plan, file_format)
         except QuotaExhausted:
             raise
         except BaseException:
             self._discard(staging)
             raise
 
-    def _staging(self, state: dict[str, Any]) -> MultipartUpload:
+    def _staging(self, state: dict[str, Any], file_format: str) -> MultipartUpload:
         client = self.s3_hook.get_conn()
         if state:
             return MultipartUpload(
                 client, self.s3_bucket, self.s3_key, state.get("upload_id") or "", state["staging"]
             )
         prefix = staging_prefix(self.s3_key, uuid.uuid4().hex)
-        if self.file_format == FORMAT_PARQUET:
+        if file_format == FORMAT_PARQUET:
             return MultipartUpload(client, self.s3_bucket, self.s3_key, "", prefix)
         return MultipartUpload.start(client, self.s3_bucket, self.s3_key, prefix)
 
@@ -293,6 +316,8 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             log=self.log,
             cursor=state.get("plan"),
             seen_ids=seen,
+            # Ids asked for: the search's total, on its first page, decides whether they fit.
+            on_total=self._check_total if self.push_contact_ids else None,
         )
 
     def _export(
@@ -302,7 +327,8 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         staging: MultipartUpload,
         started: float,
         plan: ExportPlan | None,
-    ) -> list[str] | None:
+        file_format: str,
+    ) -> dict[str, Any] | list[str]:
         segments = int(state.get("segments", 0))
         seen = self._staged_ids(staging, segments)
         if plan is None:
@@ -314,7 +340,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             ids_path = os.path.join(workdir, "ids.txt")
             parquet_path = os.path.join(workdir, "segment.parquet")
             stream: PartStream | None = None
-            if self.file_format == FORMAT_PARQUET:
+            if file_format == FORMAT_PARQUET:
                 target: Any = parquet_path
             else:
                 tail = staging.get_staged(f"tail-{segments - 1}") if segments else b""
@@ -324,7 +350,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
                 target = stream
             try:
                 with IdsWriter(ids_path) as ids:
-                    writer = open_writer(target, self.file_format, self.compression, header=not segments)
+                    writer = open_writer(target, file_format, self.compression, header=not segments)
                     try:
                         for contacts in plan:
                             writer.write(contacts)
@@ -351,7 +377,9 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             upload_wait_seconds = time.monotonic() - waiting
         with contextlib.suppress(Exception):
             staging.remove_staged()
-        self.log.info(
+        # Airflow 3.0's logging.Logger takes no keyword fields: the helper passes them its way.
+        log_info_with_fields(
+            self.log,
             "Exported %d contacts to %s (%d pages, %d Apollo requests; read %.2f s, then waited %.2f s "
             "for the upload)",
             plan.written,
@@ -367,9 +395,12 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         ti.xcom_push(key="s3_uri", value=self.s3_uri)
         ti.xcom_push(key="record_count", value=plan.written)
         record_export(self, context, s3_uri=self.s3_uri, record_count=plan.written)
-        if self.ids_key:
-            ti.xcom_push(key=IDS_URI_XCOM_KEY, value=f"s3://{self.s3_bucket}/{self.ids_key}")
-        return returned
+        ids_uri = f"s3://{self.s3_bucket}/{self.ids_key}" if self.ids_key else None
+        if ids_uri is not None:
+            ti.xcom_push(key=IDS_URI_XCOM_KEY, value=ids_uri)
+        if returned is not None:
+            return returned
+        return {"s3_uri": self.s3_uri, "record_count": plan.written, "ids_uri": ids_uri}
 
     def _staged_ids(self, staging: MultipartUpload, segments: int) -> list[str]:
         """The ids exported before the quota waits, in export order (read back from staging)."""
@@ -463,15 +494,23 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             if self.ids_key == self.s3_key:
                 raise ApolloArgumentError(f"ids_key must differ from s3_key, got {self.ids_key!r} for both.")
 
+    def _check_total(self, total: int) -> None:
+        """With ``push_contact_ids``: the search's total, from its first page, within ``max_returned_ids``."""
+        if self.max_returned_ids is None or total <= self.max_returned_ids:
+            return
+        raise ApolloArgumentError(
+            f"push_contact_ids=True returns every exported id, and the search matches {total:,} contacts, "
+            f"more than max_returned_ids={self.max_returned_ids:,}. The export stopped after the first "
+            f"search page; nothing was uploaded. {RETURNED_IDS_ADVICE}"
+        )
+
     def _check_returned_ids(self, count: int) -> None:
+        """The ids read so far within the bound (when the total was not known up front: a bounded export)."""
         if self.max_returned_ids is None or count <= self.max_returned_ids:
             return
         raise ApolloArgumentError(
-            f"The export holds more than max_returned_ids={self.max_returned_ids:,} contacts, too many ids "
-            "for the XCom return value (about 27 bytes each in the metadata database). Nothing was "
-            "uploaded. Pass push_contact_ids=False (the count is still pushed as record_count) and, if a "
-            "downstream task needs the ids, ids_key='<key>.ids.txt' to write them to S3 (XCom ids_uri); "
-            "or raise max_returned_ids."
+            f"push_contact_ids=True returns every exported id, and the export holds more than "
+            f"max_returned_ids={self.max_returned_ids:,} contacts. Nothing was uploaded. {RETURNED_IDS_ADVICE}"
         )
 
     # ------------------------------------------------------------------ lineage

@@ -11,6 +11,7 @@ from airflow.providers.common.compat.sdk import BaseHook, Context
 
 from airflow_provider_apollo.core import check_int_range
 from airflow_provider_apollo.exceptions import ApolloArgumentError
+from airflow_provider_apollo.extras import EXTRA_COMMON_SQL, db_api_hook_class
 from airflow_provider_apollo.transfers._readers import Records
 from airflow_provider_apollo.transfers._upsert_job import (
     CREATED_IDS_URI_KEY,
@@ -64,6 +65,8 @@ class SqlToApolloOperator(WarehouseToApolloOperator):
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers = {"sql": "sql"}
+    # [common.sql] installs the common SQL provider and the Amazon provider (the rejects file).
+    required_extra = EXTRA_COMMON_SQL
 
     def __init__(
         self,
@@ -95,10 +98,9 @@ class SqlToApolloOperator(WarehouseToApolloOperator):
         return check_key(self.rejects_bucket, "rejects_bucket"), check_key(self.rejects_key, "rejects_key")
 
     def db_hook(self) -> Any:
-        from airflow.providers.common.sql.hooks.sql import DbApiHook
-
+        db_api_hook = db_api_hook_class(type(self).__name__)  # the [common.sql] extra, at run time
         hook = BaseHook.get_hook(self.conn_id)
-        if not isinstance(hook, DbApiHook):
+        if not isinstance(hook, db_api_hook):
             raise ApolloArgumentError(
                 f"conn_id {self.conn_id!r} has a {type(hook).__name__}, not a SQL hook (DbApiHook): "
                 "SqlToApolloOperator reads from SQL connections."

@@ -9,9 +9,10 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_apollo.core.lifecycle import arun_steps
 from airflow_provider_apollo.core.sequence_check import (
     REQUIRE_ALL,
-    arun_steps,
+    check_reply_classes,
     check_target_statuses,
     sequence_check,
 )
@@ -27,7 +28,10 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
     """
     Poll Apollo until the contacts reach a target status in a sequence, without a worker slot.
 
-    Fires one event: ``{"status": "success", "reached": {status: [ids]}}``,
+    Each check is the sensor's own (:func:`~airflow_provider_apollo.core.sequence_check.sequence_check`),
+    with the same requests and call counts.
+
+    Fires one event: ``{"status": "success", "reached": {status: [ids]}, "reply_classes": {class: [ids]}}``,
     ``{"status": "timeout", "message": ..., "reached": {...}}`` once ``end_time`` passes, or
     ``{"status": "error", "message": ..., "lost_contact_ids": [...]}`` when contacts no longer exist
     or are not in the sequence, or a call fails after the retry policy gave up.
@@ -35,6 +39,7 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
     :param contact_ids: the contacts watched.
     :param sequence_id: the sequence's id (the sensor resolves a name before deferring).
     :param target_statuses: the statuses waited for.
+    :param reply_classes: the reply classes that count as ``replied``; ``None``: every class.
     :param require: ``"all"`` or ``"any"``.
     :param apollo_conn_id: the Airflow connection id.
     :param poke_interval: seconds between checks.
@@ -47,6 +52,7 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
         contact_ids: list[str],
         sequence_id: str,
         target_statuses: list[str],
+        reply_classes: list[str] | None = None,
         require: str = REQUIRE_ALL,
         apollo_conn_id: str = "apollo_default",
         poke_interval: float = 60.0,
@@ -57,6 +63,7 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
         self.contact_ids = list(contact_ids)
         self.sequence_id = str(sequence_id)
         self.target_statuses = check_target_statuses(list(target_statuses))
+        self.reply_classes = check_reply_classes(reply_classes)
         self.require = validate_require(require)
         self.apollo_conn_id = apollo_conn_id
         self.poke_interval = float(poke_interval)
@@ -68,6 +75,7 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
             "contact_ids": list(self.contact_ids),
             "sequence_id": self.sequence_id,
             "target_statuses": list(self.target_statuses),
+            "reply_classes": list(self.reply_classes),
             "require": self.require,
             "apollo_conn_id": self.apollo_conn_id,
             "poke_interval": self.poke_interval,
@@ -87,7 +95,9 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
             async with ApolloAsyncHook(self.apollo_conn_id) as hook:
                 await sleep_until_first_check(self.first_check_at, self.end_time)
                 while True:
-                    check = sequence_check(self.contact_ids, self.sequence_id, self.target_statuses)
+                    check = sequence_check(
+                        self.contact_ids, self.sequence_id, self.target_statuses, self.reply_classes
+                    )
                     try:
                         result = await arun_steps(check, hook.call)
                     except ApolloRateLimitError as error:
@@ -100,12 +110,16 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
                         "Checked %d contacts in sequence %s: %s; %d waiting (%d calls)",
                         len(self.contact_ids),
                         self.sequence_id,
-                        {status: len(ids) for status, ids in result.reached.items()},
+                        result.summary(),
                         len(result.waiting),
                         result.calls,
                     )
                     if result.is_done(self.require):
-                        return {"status": "success", "reached": result.reached}
+                        return {
+                            "status": "success",
+                            "reached": result.reached,
+                            "reply_classes": result.reply_classes,
+                        }
                     if result.failed(self.require):
                         return {
                             "status": "error",
@@ -121,6 +135,7 @@ class ApolloSequenceStatusTrigger(BaseTrigger):
                                 f"{' or '.join(self.target_statuses)} when the sensor's timeout passed."
                             ),
                             "reached": result.reached,
+                            "reply_classes": result.reply_classes,
                         }
                     pause = self.poke_interval
                     if self.end_time is not None:

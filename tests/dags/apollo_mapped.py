@@ -58,9 +58,8 @@ with DAG(
         # One dict of arguments per mapped task.
         return [{"contact_ids": ids} for ids in batches_of_ids]
 
-    # ``owner`` is also BaseOperator's argument, which Airflow never maps: give it in partial()
-    # (or map ``owner_id`` instead).
-    owners = ApolloUpdateOwnersOperator.partial(task_id="owners", owner=OWNER).expand_kwargs(
+    # The same new owner for every batch: given once in partial() (it can be mapped too).
+    owners = ApolloUpdateOwnersOperator.partial(task_id="owners", new_owner=OWNER).expand_kwargs(
         owner_kwargs(stages.output)
     )
     # [END howto_mapping_expand_kwargs]

@@ -97,7 +97,7 @@ with DAG(
     assign_owner = ApolloUpdateOwnersOperator(
         task_id="assign_owner",
         contact_ids=move_repliers.output,
-        owner="grace.hopper@emulated-team.example",  # a user id or the user's email
+        new_owner="grace.hopper@emulated-team.example",  # a user id or the user's email
     )
     # [END howto_outreach_owner]
     wait_for_replies >> move_repliers

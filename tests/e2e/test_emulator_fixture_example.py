@@ -32,7 +32,9 @@ def example_dags(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def load_dag(dags_folder: Path, dag_id: str):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_versions import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     bag = DagBag(dag_folder=str(dags_folder))
     assert not bag.import_errors, bag.import_errors

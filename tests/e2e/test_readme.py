@@ -35,7 +35,61 @@ def test_readme_python_blocks_are_verbatim_snippets_of_example_dags() -> None:
         assert matches, f"README block is not a marked snippet of example_dags/ (copy it again):\n{block}"
 
 
-def test_readme_gives_the_two_commands_first() -> None:
+def bash_blocks(readme: str) -> list[list[str]]:
+    return [
+        block.splitlines() for block in re.findall(r"^```bash\n(.*?)^```$", readme, re.MULTILINE | re.DOTALL)
+    ]
+
+
+def test_readme_opens_with_the_pip_install_of_the_package_and_its_extras() -> None:
+    first_section = (REPO / "README.md").read_text().split("\n## ", 1)[1]
+    assert first_section.startswith("Install\n")
+    assert [line.split() for line in bash_blocks(first_section)[0]] == [
+        ["pip", "install", "airflow-provider-apollo"],
+        ["pip", "install", "'airflow-provider-apollo[amazon]'"],
+        ["pip", "install", "'airflow-provider-apollo[common.sql]'"],
+        ["pip", "install", "'airflow-provider-apollo[parquet]'"],
+    ]
+
+
+def test_readme_then_gives_the_two_commands() -> None:
     readme = (REPO / "README.md").read_text()
-    first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
-    assert [line.split()[:2] for line in first_block.splitlines()] == [["make", "demo"], ["make", "test"]]
+    assert [line.split()[:2] for line in bash_blocks(readme)[1]] == [["make", "demo"], ["make", "test"]]
+
+
+# PyPI shows the README without the repository: a link works there only when it is absolute.
+DOCS_SITE = "https://airflow-provider-apollo.github.io/airflow-provider-apollo/"
+REPO_FILES = "https://github.com/airflow-provider-apollo/airflow-provider-apollo/blob/main/"
+MARKDOWN_LINK = re.compile(r"\]\((?P<url>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+REFERENCE_LINK = re.compile(r"^\s*\[[^\]]+\]:\s*(?P<url>\S+)", re.MULTILINE)
+HTML_LINK = re.compile(r"""\b(?:href|src)=["'](?P<url>[^"']+)["']""")
+
+
+def readme_links() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    prose = re.sub(r"^```.*?^```$", "", readme, flags=re.MULTILINE | re.DOTALL)
+    return [
+        match["url"]
+        for pattern in (MARKDOWN_LINK, REFERENCE_LINK, HTML_LINK)
+        for match in pattern.finditer(prose)
+    ]
+
+
+def test_no_readme_link_is_relative() -> None:
+    links = readme_links()
+    assert len(links) > 20
+    relative = [url for url in links if not re.match(r"^(https?|mailto):", url)]
+    assert relative == [], f"README links that break on PyPI (make them absolute): {relative}"
+
+
+def test_readme_links_to_the_docs_site_and_the_repository_name_pages_and_files_that_exist() -> None:
+    for url in readme_links():
+        path = url.split("#")[0]
+        if path.startswith(DOCS_SITE):
+            page = path.removeprefix(DOCS_SITE).rstrip("/")
+            assert (REPO / "docs" / f"{page or 'index'}.md").exists() or (
+                REPO / "docs" / page / "index.md"
+            ).exists(), f"{url}: no docs page docs/{page}.md (MkDocs serves docs/<page>.md at <page>/)"
+            assert path.endswith("/"), f"{url}: MkDocs serves a page at its directory URL, ending in /"
+        elif path.startswith(REPO_FILES):
+            assert (REPO / path.removeprefix(REPO_FILES)).exists(), f"{url}: no such file in the repository"

@@ -26,6 +26,8 @@ def test_cli_no_master_key_and_sequence_step_options() -> None:
             "1",
             "--sequence-bounce-fraction",
             "0",
+            "--sequence-reply-classes",
+            "unsubscribe",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -65,6 +67,8 @@ def test_cli_sequence_progress_is_time_scaled() -> None:
             "1",
             "--sequence-bounce-fraction",
             "0",
+            "--sequence-reply-classes",
+            "unsubscribe",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -88,9 +92,15 @@ def test_cli_sequence_progress_is_time_scaled() -> None:
         replied: list[str] = []
         while time.monotonic() < deadline and len(replied) < 2:
             time.sleep(0.05)
-            contacts = api.post(f"{url}/contacts/search", json={}).json()["contacts"]
+            messages = api.get(
+                f"{url}/emailer_messages/search",
+                params={
+                    "emailer_campaign_ids[]": sequence_id,
+                    "emailer_message_reply_classes[]": "unsubscribe",
+                },
+            ).json()["emailer_messages"]
             replied = [
-                c["id"] for c in contacts if c["contact_campaign_statuses"][0]["inactive_reason"] == "replied"
+                m["contact_id"] for m in messages if m["replied"] and m["reply_class"] == "unsubscribe"
             ]
         assert sorted(replied) == sorted(ids)
         process.terminate()

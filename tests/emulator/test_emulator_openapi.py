@@ -75,6 +75,17 @@ def _after_enrolling(call: Call) -> Call:
     return wrapped
 
 
+def _after_replies(call: Call) -> Call:
+    """Enrolled, then two contacts reply (one willing to meet, one not interested)."""
+
+    def wrapped(emulator: ApolloEmulator, api: requests.Session, ids: list[str]) -> requests.Response:
+        assert _enroll(emulator, api, ids).status_code == 200
+        emulator.reply_in_sequence({ids[0]: "willing_to_meet", ids[1]: "not_interested"}, _sequence(emulator))
+        return call(emulator, api, ids)
+
+    return wrapped
+
+
 CASES: list[tuple[str, str, str, str, Call]] = [
     (
         "create contact",
@@ -173,6 +184,42 @@ CASES: list[tuple[str, str, str, str, Call]] = [
                     "contact_ids[]": ids,
                     "mode": "mark_as_finished",
                 },
+            )
+        ),
+    ),
+    (
+        "outreach emails, replies of some classes",
+        "sequences.yml",
+        "/emailer_messages/search",
+        "get",
+        _after_replies(
+            lambda e, api, ids: api.get(
+                f"{e.url}/emailer_messages/search",
+                params={
+                    "emailer_campaign_ids[]": [_sequence(e)],
+                    "emailer_message_reply_classes[]": ["willing_to_meet", "not_interested"],
+                    "page": 1,
+                    "per_page": 100,
+                },
+            )
+        ),
+    ),
+    (
+        "outreach emails, every email",
+        "sequences.yml",
+        "/emailer_messages/search",
+        "get",
+        _after_replies(lambda e, api, ids: api.get(f"{e.url}/emailer_messages/search")),
+    ),
+    (
+        "a contact's sequence activity",
+        "sequences.yml",
+        "/emailer_campaigns/activity_feed",
+        "post",
+        _after_replies(
+            lambda e, api, ids: api.post(
+                f"{e.url}/emailer_campaigns/activity_feed",
+                json={"contact_id": ids[0], "sequence_id": _sequence(e), "per_page": 25},
             )
         ),
     ),

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from airflow_provider_apollo.testing import ApolloEmulator
+from airflow_provider_apollo.testing._data import REPLY_CLASSES
 from tests.emulator.conftest import session_for
 
 OUTBOUND = "Outbound - Data leaders"
@@ -182,20 +183,33 @@ def test_statuses_advance_deterministically_some_reply_some_bounce_the_rest_fini
             assert early.count("active") >= 20
             time.sleep(0.6)  # the sequence has 4 steps: everyone is done after 0.4 s
             search = api.post(f"{emulator.url}/contacts/search", json={"per_page": 100}).json()["contacts"]
+            replies = api.get(
+                f"{emulator.url}/emailer_messages/search",
+                params={
+                    "emailer_campaign_ids[]": [sequence_id],
+                    "emailer_message_reply_classes[]": REPLY_CLASSES,
+                },
+            ).json()["emailer_messages"]
+            replied = {message["contact_id"]: message["reply_class"] for message in replies}
             result = {}
             for contact in search:
                 [status] = contact["contact_campaign_statuses"]
-                result[contact["id"]] = (status["status"], status["inactive_reason"])
-                if status["inactive_reason"] == "replied":
-                    assert status["in_response_to_emailer_message_id"]
+                # A reply is on the email, never a reason text on the membership.
+                assert status["inactive_reason"] != "replied"
+                reason = status["failure_reason"] or status["inactive_reason"]
+                result[contact["id"]] = (status["status"], replied.get(contact["id"]) or reason)
+                if contact["id"] in replied and status["status"] == "finished":
                     assert status["finished_at"] >= status["added_at"]
             counts = emulator.sequences[0]
-            assert counts["unique_replied"] == sum(r == ("finished", "replied") for r in result.values())
+            assert counts["unique_replied"] == len(replied)
             return result
 
     first = run()
     outcomes = list(first.values())
-    assert 6 <= outcomes.count(("finished", "replied")) <= 18
+    replies = [o for o in outcomes if o[1] in REPLY_CLASSES]
+    # mark_finished_if_reply finishes a replier; mark_paused_if_ooo pauses an out-of-office one.
+    assert all(o == ("paused" if o[1] == "out_of_office" else "finished", o[1]) for o in replies)
+    assert 6 <= len(replies) <= 18
     assert 1 <= outcomes.count(("failed", "bounced")) <= 12
     assert outcomes.count(("finished", "completed all steps")) >= 5
     assert run() == first

@@ -298,10 +298,11 @@ def test_enrollment_with_a_key_that_is_not_a_master_key_says_so(monkeypatch: pyt
     assert error.status_code == 403
     assert error.body is not None and "error" in error.body
     assert (
-        f"Enrolling contacts in sequence {SEQUENCE!r} needs a master API key, and this connection's key "
-        "was refused (403): nothing in this batch was enrolled (0 batch(es) of 100 before it were). "
-        "Put a master key (Apollo: Settings > Integrations > API keys, 'Set as master key') in the "
-        "connection. Apollo said: "
+        f"Enrolling contacts in sequence {SEQUENCE!r} needs an API key with access to "
+        "api/v1/emailer_campaigns/add_contact_ids or a master API key, and this connection's key was "
+        "refused (403): nothing in this batch was enrolled (0 batch(es) of 100 before it were). Give the "
+        "key access to that endpoint (Apollo: Settings > Integrations > API keys) or put a master key in "
+        "the connection. Apollo said: "
     ) in str(error)
 
 

@@ -234,7 +234,9 @@ def test_update_owners_assigns_the_owner_and_returns_ids(apollo_connection: Apol
     ("kwargs", "message"),
     [
         ({"contact_ids": ["a"], "owner_id": ""}, "owner_id must be a non-empty string"),
-        ({"contact_ids": ["a"], "owner_id": None}, "owner_id must be a non-empty string"),
+        ({"contact_ids": ["a"], "owner_id": None}, "pass new_owner= .* or owner_id= .*; got neither"),
+        ({"contact_ids": ["a"], "new_owner": " "}, "new_owner must be a non-empty string"),
+        ({"contact_ids": ["a"], "new_owner": "u1", "owner_id": "u1"}, "not both"),
         ({"contact_ids": [], "owner_id": "u1"}, "contact_ids is empty"),
         (
             {"contact_ids": ["a"], "owner_id": "u1", "skip_deleted": "no"},
@@ -248,6 +250,52 @@ def test_update_owners_rejects_bad_arguments_at_construction(
     with pytest.raises(ApolloValidationError, match=message):
         ApolloUpdateOwnersOperator(task_id="owners", **kwargs)
     assert apollo_connection.request_count() == 0
+
+
+def test_update_owners_takes_the_new_owner_by_id_or_email(apollo_connection: ApolloEmulator) -> None:
+    ids = apollo_connection.seed_contacts(4)
+    first, second = apollo_connection.users[1], apollo_connection.users[2]
+    by_id = ApolloUpdateOwnersOperator(task_id="by_id", contact_ids=ids[:2], new_owner=first["id"])
+    by_email = ApolloUpdateOwnersOperator(task_id="by_email", contact_ids=ids[2:], new_owner=second["email"])
+    assert by_id.execute(CONTEXT) == ids[:2] and by_email.execute(CONTEXT) == ids[2:]
+    contacts = apollo_connection.contacts
+    assert [contacts[i]["owner_id"] for i in ids] == [first["id"]] * 2 + [second["id"]] * 2
+
+
+def test_owner_is_the_airflow_task_owner_not_the_apollo_owner(apollo_connection: ApolloEmulator) -> None:
+    ids = apollo_connection.seed_contacts(1)
+    apollo_user = apollo_connection.users[1]["id"]
+    operator = ApolloUpdateOwnersOperator(
+        task_id="owners", contact_ids=ids, new_owner=apollo_user, owner="data-team"
+    )
+    assert operator.owner == "data-team"
+    operator.execute(CONTEXT)
+    assert apollo_connection.contacts[ids[0]]["owner_id"] == apollo_user
+
+
+def test_update_owners_given_only_owner_says_the_apollo_owner_is_new_owner(
+    apollo_connection: ApolloEmulator,
+) -> None:
+    # A DAG written before 1.0: owner= now sets the Airflow task owner, so no Apollo owner is given.
+    with pytest.raises(ApolloValidationError) as raised:
+        ApolloUpdateOwnersOperator(task_id="owners", contact_ids=["a"], owner="grace@example.com")
+    assert str(raised.value) == (
+        "ApolloUpdateOwnersOperator 'owners': pass new_owner= (an Apollo user id or the user's email) or "
+        "owner_id= (an Apollo user id); got neither. The Apollo owner is new_owner= (owner= is the Airflow "
+        "task owner; renamed in 1.0)."
+    )
+    assert apollo_connection.request_count() == 0
+
+
+def test_new_owner_is_templated(apollo_connection: ApolloEmulator) -> None:
+    ids = apollo_connection.seed_contacts(2)
+    user = apollo_connection.users[2]
+    operator = ApolloUpdateOwnersOperator(task_id="owners", contact_ids=ids, new_owner="{{ params.owner }}")
+    assert set(operator.template_fields) == {"contact_ids", "new_owner", "owner_id"}
+    render(operator, owner=user["email"])
+    assert operator.new_owner == user["email"]
+    assert operator.execute(CONTEXT) == ids
+    assert {apollo_connection.contacts[i]["owner_id"] for i in ids} == {user["id"]}
 
 
 def test_update_owners_deleted_contacts_are_reported_by_id(apollo_connection: ApolloEmulator) -> None:

@@ -113,7 +113,7 @@ BAD_INPUT: dict[str, tuple[Case, str]] = {
         r"Unknown sequence 'Nurture'.*'Outbound - Data leaders'",
     ),
     "unknown owner email": (
-        lambda ids: ApolloUpdateOwnersOperator(task_id="owner", contact_ids=ids, owner="x@example.com"),
+        lambda ids: ApolloUpdateOwnersOperator(task_id="owner", contact_ids=ids, new_owner="x@example.com"),
         rf"Unknown owner 'x@example.com'.*{GRACE}",
     ),
     "unknown owner email in a created contact": (
@@ -190,7 +190,9 @@ def test_bad_list_names_fail_when_the_dag_is_parsed() -> None:
 
 
 NEEDS_MASTER_KEY: dict[str, Case] = {
-    "owner by email": lambda ids: ApolloUpdateOwnersOperator(task_id="owner", contact_ids=ids, owner=GRACE),
+    "owner by email": lambda ids: ApolloUpdateOwnersOperator(
+        task_id="owner", contact_ids=ids, new_owner=GRACE
+    ),
     "owner by email in created contacts": lambda ids: ApolloCreateContactOperator(
         task_id="create", contacts=[{"first_name": "A", "owner_id": GRACE}]
     ),
@@ -207,7 +209,7 @@ def test_owner_email_with_a_key_that_is_not_a_master_key_fails_before_any_write(
     ids = scoped_key_team.seed_contacts(3)
     before = state(scoped_key_team)
 
-    with pytest.raises(ApolloAuthError, match=rf"'{GRACE}'.*needs a master API key.*user id"):
+    with pytest.raises(ApolloAuthError, match=rf"'{GRACE}'.*or a master API key.*user id"):
         run(NEEDS_MASTER_KEY[case](ids))
 
     assert writes(scoped_key_team) == []
@@ -226,7 +228,7 @@ def test_enrollment_with_a_key_that_is_not_a_master_key_changes_nothing(
 
     with pytest.raises(
         ApolloAuthError,
-        match="needs a master API key.*403.*not authorized to access api/v1/emailer_campaigns/add_contact_ids",
+        match="or a master API key.*403.*not authorized to access api/v1/emailer_campaigns/add_contact_ids",
     ):
         run(operator)
 

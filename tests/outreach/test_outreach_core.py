@@ -12,11 +12,10 @@ from airflow_provider_apollo.core.fields import (
     custom_fields_of,
     resolve_custom_fields,
 )
+from airflow_provider_apollo.core.lifecycle import run_steps
 from airflow_provider_apollo.core.sequence_check import (
     check_target_statuses,
-    run_steps,
     sequence_check,
-    statuses_of,
 )
 from airflow_provider_apollo.core.sequences import (
     Mailbox,
@@ -208,10 +207,17 @@ def test_bulk_updates_refuse_fields_bulk_update_ignores() -> None:
         check_contact_updates([{"id": "c1", "title": "a"}, {"id": "c1", "title": "b"}])
 
 
-def test_statuses_read_replies_and_bounces_from_reasons() -> None:
-    assert statuses_of({"status": "finished", "inactive_reason": "replied"}) == ("replied", "finished")
-    assert statuses_of({"status": "failed", "failure_reason": "bounced"}) == ("bounced", "failed")
-    assert statuses_of({"status": "active"}) == ("active",)
+def test_a_reason_text_is_not_a_reply_replies_come_from_the_emails() -> None:
+    """A membership finished "because it replied" is no reply: only an email with a reply class is."""
+    sent: list[Any] = []
+
+    def call(request: Any) -> Any:
+        sent.append(request)
+        return {"emailer_messages": []}
+
+    result = run_steps(sequence_check(["c1"], "s1", ["replied"]), call)
+    assert result.reached == {"replied": []} and result.waiting == ["c1"]
+    assert [(r.method, r.path) for r in sent] == [("GET", "/emailer_messages/search")]
     with pytest.raises(ApolloArgumentError, match="unknown sequence status 'responded'"):
         check_target_statuses(["responded"])
 
@@ -234,7 +240,7 @@ def test_sequence_check_groups_by_most_specific_status_and_finds_lost_contacts()
             raise ApolloValidationError("deleted", status_code=422)
         return answers[contact_id]
 
-    result = run_steps(sequence_check(["c1", "c2", "c3", "c4", "c5"], "s1", ["finished", "replied"]), call)
-    assert result.reached == {"finished": ["c2"], "replied": ["c1"]}
+    result = run_steps(sequence_check(["c1", "c2", "c3", "c4", "c5"], "s1", ["failed", "finished"]), call)
+    assert result.reached == {"failed": [], "finished": ["c1", "c2"]}
     assert result.waiting == ["c3"] and result.not_enrolled == ["c4"] and result.missing == ["c5"]
     assert result.is_done("any") and not result.is_done("all") and result.failed("all")

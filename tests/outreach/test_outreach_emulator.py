@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_apollo.core.sequence_check import REPLY_CLASSES
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloAuthError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.operators.contacts import (
@@ -135,13 +136,17 @@ def test_remove_from_sequence_marks_finished_by_default(team: ApolloEmulator) ->
         target_statuses=["finished", "active"],
         deferrable=False,
     )
-    assert sensor.poke({}).xcom_value == {"finished": ids[:1], "active": ids[1:]}
+    assert sensor.poke({}).xcom_value == {
+        "finished": ids[:1],
+        "active": ids[1:],
+        "reply_classes": dict.fromkeys(REPLY_CLASSES, []),
+    }
 
 
 def test_sensor_fails_for_contacts_not_in_the_sequence(team: ApolloEmulator) -> None:
     ids = create(team, *people(1))
     sensor = ApolloSequenceStatusSensor(
-        task_id="s", sequence=SEQUENCE, contact_ids=ids, target_statuses="replied"
+        task_id="s", sequence=SEQUENCE, contact_ids=ids, target_statuses=["replied", "finished"]
     )
     with pytest.raises(AirflowFailException, match="not in sequence 'Outbound - Data leaders'"):
         sensor.poke({})
@@ -158,7 +163,7 @@ def test_lists_by_name_created_on_first_use_and_removed(team: ApolloEmulator) ->
 
 def test_owner_by_email(team: ApolloEmulator) -> None:
     ids = create(team, *people(2))
-    assert ApolloUpdateOwnersOperator(task_id="o", contact_ids=ids, owner=GRACE).execute({}) == ids
+    assert ApolloUpdateOwnersOperator(task_id="o", contact_ids=ids, new_owner=GRACE).execute({}) == ids
     grace = next(u["id"] for u in team.users if u["email"] == GRACE)
     assert {team.contacts[i]["owner_id"] for i in ids} == {grace}
 
@@ -168,14 +173,14 @@ def test_owner_is_not_taken_from_default_args(team: ApolloEmulator) -> None:
 
     with DAG("d", schedule=None, default_args={"owner": "data-team"}):
         operator = ApolloUpdateOwnersOperator(task_id="o", contact_ids=["c1"], owner_id="u1")
-    assert operator.apollo_owner is None and operator.owner == "data-team"
+    assert operator.new_owner is None and operator.owner == "data-team"
 
 
 def test_unknown_owner_email_fails_listing_users_before_any_write(team: ApolloEmulator) -> None:
     ids = create(team, *people(1))
     before = len(writes(team))
     with pytest.raises(ApolloArgumentError, match=rf"Unknown owner 'x@example.com'.*{GRACE}"):
-        ApolloUpdateOwnersOperator(task_id="o", contact_ids=ids, owner="x@example.com").execute({})
+        ApolloUpdateOwnersOperator(task_id="o", contact_ids=ids, new_owner="x@example.com").execute({})
     assert len(writes(team)) == before
 
 
@@ -186,11 +191,11 @@ def test_owner_email_with_a_non_master_key_says_a_master_key_or_an_id_is_needed(
         connection = {"conn_type": "apollo", "password": emulator.api_key, "host": emulator.url}
         monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(connection))
         ids = create(emulator, *people(1))
-        with pytest.raises(ApolloAuthError, match="needs a master API key.*pass the owner's Apollo user id"):
-            ApolloUpdateOwnersOperator(task_id="o", contact_ids=ids, owner=GRACE).execute({})
+        with pytest.raises(ApolloAuthError, match="or a master API key.*pass the owner's Apollo user id"):
+            ApolloUpdateOwnersOperator(task_id="o", contact_ids=ids, new_owner=GRACE).execute({})
         # An id needs no users lookup, so a non-master key works.
         grace = next(u["id"] for u in emulator.users if u["email"] == GRACE)
-        assert ApolloUpdateOwnersOperator(task_id="o2", contact_ids=ids, owner=grace).execute({}) == ids
+        assert ApolloUpdateOwnersOperator(task_id="o2", contact_ids=ids, new_owner=grace).execute({}) == ids
 
 
 def test_custom_fields_by_label_on_create_and_update(team: ApolloEmulator) -> None:

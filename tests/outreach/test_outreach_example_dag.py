@@ -2,9 +2,10 @@
 
 Every step of ``apollo_outreach_pipeline`` is checked against the emulator's state: custom fields
 by label, the list, the enrollment (and the contact Apollo skips, with its reason), the deferred
-wait, the stage and the owner given by name and email, and the export. The prospects reply once
-the sensor's first check has found nobody, so the run has to wait. A second run of the same DAG
-changes nothing twice. Then ``apollo_outreach_wrap_up`` closes the campaign for the others: out
+wait, the replies routed by their class (the interested to stage "Interested" and an owner given
+by email, then the export; the uninterested to stage "Not Interested" and out of the sequence;
+out-of-office left alone). The prospects reply once the sensor's first check has found nobody, so
+the run has to wait. A second run of the same DAG changes no contact twice. Then ``apollo_outreach_wrap_up`` closes the campaign for the others: out
 of the sequence, off the list, and a custom field noted through a bulk update.
 """
 
@@ -28,7 +29,9 @@ DAG_ID = "apollo_outreach_pipeline"
 SEQUENCE = "Outbound - Data leaders"
 LIST_NAME = "Data leaders outreach"
 OWNER = "grace.hopper@emulated-team.example"
-REPLYING = 2
+# Who replies, and what Apollo makes of each reply.
+REPLY_CLASSES = ("willing_to_meet", "not_interested", "out_of_office")
+REPLYING = len(REPLY_CLASSES)
 WAIT_LIMIT_SECONDS = 60.0
 
 
@@ -49,7 +52,9 @@ def team(monkeypatch: pytest.MonkeyPatch, aws_connection: str, s3_bucket: str) -
 
 
 def load_example_dag(dag_id: str = DAG_ID) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_versions import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     bag = DagBag(dag_folder=str(EXAMPLE_DAGS))
     assert not bag.import_errors, bag.import_errors
@@ -76,13 +81,13 @@ def enrolled_ids(emulator: ApolloEmulator) -> list[str]:
 
 
 def reply_after_first_check(emulator: ApolloEmulator, errors: list[BaseException]) -> None:
-    """Once the sensor has read every enrolled contact once (and found no reply), two of them reply."""
+    """Once the sensor has searched the sequence's emails once (and found no reply), three prospects reply."""
     deadline = time.monotonic() + WAIT_LIMIT_SECONDS
     try:
         while time.monotonic() < deadline:
             enrolled = enrolled_ids(emulator)
-            if enrolled and emulator.request_count("/api/v1/contacts/", method="GET") >= len(enrolled):
-                emulator.reply_in_sequence(enrolled[:REPLYING], SEQUENCE)
+            if enrolled and emulator.request_count("/api/v1/emailer_messages/search", method="GET") >= 1:
+                emulator.reply_in_sequence(dict(zip(enrolled, REPLY_CLASSES, strict=False)), SEQUENCE)
                 return
             time.sleep(0.05)
         raise TimeoutError("the sensor never checked the enrolled contacts")
@@ -137,39 +142,60 @@ def test_example_outreach_dag_runs_every_step_and_a_rerun_changes_nothing_twice(
     # 3. Enrolled from the mailbox given by address; the contact without an email skipped, with the reason.
     no_email = [i for i, person in zip(created, people, strict=True) if not person.get("email")]
     assert values["enroll.skipped_contacts"] == {no_email[0]: "contacts_without_email"}
-    assert sorted(values["enroll"]) == enrolled_ids(emulator) == sorted(set(created) - set(no_email))
+    assert sorted(values["enroll"]) == sorted(set(created) - set(no_email))
+    # Everyone enrolled is in the sequence but the uninterested replier, removed from it below.
+    assert len(enrolled_ids(emulator)) == len(values["enroll"]) - 1
     mailbox = emulator.email_account_id("ada@outreach.emulated-team.example")
     sequence_id = emulator.sequence_id(SEQUENCE)
     assert {
         emulator.sequence_statuses(i)[sequence_id]["send_email_from_email_account_id"]
-        for i in values["enroll"]
+        for i in enrolled_ids(emulator)
     } == {mailbox}
-    # 4. The sensor waited (more than one check of every contact) and reports the repliers.
-    repliers = enrolled_ids(emulator)[:REPLYING]
-    assert values["wait_for_replies"] == {"replied": repliers}
-    assert emulator.request_count("/api/v1/contacts/", method="GET") > len(values["enroll"])
-    # 5-6. Only the repliers moved to the stage given by name and went to the owner given by email.
+    # 4. The sensor waited (more than one search of the emails) and reports the repliers by class,
+    # without reading any contact.
+    interested, uninterested, away = sorted(values["enroll"])[:REPLYING]
+    repliers = [i for i in values["enroll"] if i in (interested, uninterested, away)]
+    found = values["wait_for_replies"]
+    assert found["replied"] == repliers
+    assert {name: ids for name, ids in found["reply_classes"].items() if ids} == {
+        "willing_to_meet": [interested],
+        "not_interested": [uninterested],
+        "out_of_office": [away],
+    }
+    assert emulator.request_count("/api/v1/emailer_messages/search", method="GET") >= 2
+    assert emulator.request_count("/api/v1/contacts/", method="GET") == 0
+    # 5. The interested: stage "Interested" given by name, the owner given by email, the export.
     grace = next(user["id"] for user in emulator.users if user["email"] == OWNER)
-    replied_stage = emulator.stage_id("Replied")
-    assert values["move_repliers"] == values["assign_owner"] == repliers
-    for contact_id in created:
-        assert (contacts[contact_id]["contact_stage_id"] == replied_stage) == (contact_id in repliers)
-        assert (contacts[contact_id]["owner_id"] == grace) == (contact_id in repliers)
-    # 7. The export holds the repliers.
+    assert values["move_interested"] == values["assign_owner"] == [interested]
+    # 6. The uninterested: stage "Not Interested", out of the sequence.
+    assert values["move_not_interested"] == values["stop_outreach"] == [uninterested]
+    stage_of = {i: contacts[i]["contact_stage_id"] for i in created}
+    assert stage_of[interested] == emulator.stage_id("Interested")
+    assert stage_of[uninterested] == emulator.stage_id("Not Interested")
+    routed = {emulator.stage_id("Interested"), emulator.stage_id("Not Interested")}
+    assert [i for i in created if stage_of[i] in routed] == [
+        i for i in created if i in (interested, uninterested)
+    ]
+    assert [i for i in created if contacts[i]["owner_id"] == grace] == [interested]
+    assert sequence_id not in emulator.sequence_statuses(uninterested)
+    # 7. Out of office: left alone; Apollo paused the membership (mark_paused_if_ooo).
+    assert emulator.sequence_statuses(away)[sequence_id]["status"] == "paused"
+    # 8. The export holds the interested.
     bucket, _, key = values["export_responders.s3_uri"].removeprefix("s3://").partition("/")
     body = boto3.client("s3", endpoint_url=aws_connection).get_object(Bucket=bucket, Key=key)["Body"].read()
     assert bucket == s3_bucket
-    assert sorted(json.loads(line)["id"] for line in body.decode().splitlines()) == repliers
+    assert [json.loads(line)["id"] for line in body.decode().splitlines()] == [interested]
 
-    # A re-run: the same people, lists, memberships, stages and owners; nothing doubled.
+    # A re-run: the same people, lists, stages and owners; nothing doubled.
     after_first = state(emulator)
     second = dag.test()
     assert second.state == "success", {ti.task_id: ti.state for ti in second.get_task_instances()}
     again = xcoms(second)
-    for task in ("create_contacts", "add_to_list", "enroll", "enroll.skipped_contacts", "wait_for_replies"):
+    for task in ("create_contacts", "add_to_list", "wait_for_replies"):
         assert again[task] == values[task], task
-    assert again["assign_owner"] == repliers
-    assert state(emulator) == after_first
+    assert again["assign_owner"] == [interested]
+    assert state(emulator)["contacts"] == after_first["contacts"]
+    assert state(emulator)["lists"] == after_first["lists"]
 
 
 @pytest.mark.slow
@@ -185,6 +211,8 @@ def test_wrap_up_takes_the_silent_contacts_out_of_the_sequence_and_list_and_note
     assert outreach.state == "success" and not errors, errors
     repliers = xcoms(outreach)["wait_for_replies"]["replied"]
     silent = [i for i in enrolled_ids(emulator) if i not in repliers]
+    sequence_id = emulator.sequence_id(SEQUENCE)
+    still_in = [i for i in enrolled_ids(emulator) if sequence_id in emulator.sequence_statuses(i)]
     assert silent
 
     wrap_up = load_example_dag("apollo_outreach_wrap_up").test(run_conf={"contact_ids": silent})
@@ -196,12 +224,11 @@ def test_wrap_up_takes_the_silent_contacts_out_of_the_sequence_and_list_and_note
     label_id = next(label["id"] for label in emulator.labels if label["name"] == LIST_NAME)
     detail = emulator.field_id("Lead source detail")
     contacts = emulator.contacts
-    for contact_id in enrolled_ids(emulator):
+    for contact_id in still_in:
         membership = emulator.sequence_statuses(contact_id)[sequence_id]
         is_silent = contact_id in silent
-        # The repliers are untouched: finished because they replied, still on the list.
-        assert membership["status"] == "finished"
-        assert membership["inactive_reason"] == ("manually finished" if is_silent else "replied")
+        # The silent are finished by the wrap-up; the repliers keep what their reply made of them.
+        assert membership["inactive_reason"] == ("manually finished" if is_silent else None)
         assert (label_id in contacts[contact_id]["label_ids"]) == (not is_silent)
         noted = contacts[contact_id]["typed_custom_fields"].get(detail)
         assert (noted == "No reply to Outbound - Data leaders") == is_silent

@@ -162,7 +162,9 @@ WRITES: dict[str, Make] = {
     "stage by name": lambda ids: ApolloUpdateStagesOperator(
         task_id="stage", contact_ids=ids, contact_stage="Replied"
     ),
-    "owner by email": lambda ids: ApolloUpdateOwnersOperator(task_id="owner", contact_ids=ids, owner=GRACE),
+    "owner by email": lambda ids: ApolloUpdateOwnersOperator(
+        task_id="owner", contact_ids=ids, new_owner=GRACE
+    ),
     "bulk update": lambda ids: ApolloUpdateContactOperator(
         task_id="update",
         contacts=[{"id": i, "custom_fields": {"Lead score": 90}, "title": "CTO"} for i in ids],

@@ -81,6 +81,7 @@ def test_an_export_needing_three_hours_of_quota_resumes_and_equals_an_uninterrup
             file_format=file_format,
             compression=compression,
             ids_key=key + ".ids.txt",
+            push_contact_ids=True,  # the ids, to compare a resumed run's with an uninterrupted one's
         )
         value, deferrals = run_with_deferrals(operator, {"ti": ti})
         return value, deferrals, ti.xcoms

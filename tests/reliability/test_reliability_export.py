@@ -64,7 +64,7 @@ def test_export_under_a_transient_fault_is_complete_and_exact(
     emulator.seed_contacts(SEEDED)
     reconnect(**fault.extra)
     fault.inject(emulator)
-    ids = export(s3_bucket, concurrency=concurrency).execute(context)
+    ids = export(s3_bucket, concurrency=concurrency, push_contact_ids=True).execute(context)
     settle(emulator, fault)
     written = exported_ids(s3, s3_bucket)
     assert len(written) == len(set(written)) == SEEDED
@@ -134,7 +134,7 @@ def test_export_under_a_minute_rate_limit_paces_and_is_exact(
         monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", connection(limited, max_retry_wait=2))
         limited.seed_contacts(800)
         started = time.monotonic()
-        ids = export(s3_bucket).execute(context)
+        ids = export(s3_bucket, push_contact_ids=True).execute(context)
         elapsed = time.monotonic() - started
         assert exported_ids(s3, s3_bucket) == ids
         assert set(ids) == set(limited.contacts) and len(ids) == 800
@@ -166,7 +166,7 @@ def test_export_with_a_contact_deleted_mid_run_loses_no_other_contact(
     )
     after_applied(emulator, "api_search", 1, lambda: emulator.delete_contacts([ids[10]]))
     try:
-        exported = export(s3_bucket).execute(context)
+        exported = export(s3_bucket, push_contact_ids=True).execute(context)
     except ApolloApiError as error:
         assert_no_key(error)
         assert keys_in(s3, s3_bucket) == []

@@ -60,14 +60,14 @@ def test_jsonl_holds_every_contact_exactly_as_apollo_returns_it(
     apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any], export_tmp: Path
 ) -> None:
     apollo_connection.seed_contacts(250)
-    ids = operator(s3_bucket).execute(context)
+    summary = operator(s3_bucket).execute(context)
     records = jsonl_records(read_object(s3, s3_bucket, KEY))
     assert len(records) == 250
     assert {record["id"] for record in records} == set(apollo_connection.contacts)
     contacts = apollo_connection.contacts  # a snapshot: the property renders every contact
     for record in records:
         assert record == contacts[record["id"]]
-    assert ids == [record["id"] for record in records]
+    assert summary == {"s3_uri": f"s3://{s3_bucket}/{KEY}", "record_count": 250, "ids_uri": None}
     assert list(export_tmp.iterdir()) == []
 
 
@@ -100,19 +100,22 @@ def test_keyword_search_to_csv(
     export_contacts = ApolloSearchToS3Operator(
         task_id="export_contacts",
         s3_bucket=s3_bucket,
-        s3_key="apollo/engineers.csv",
+        s3_key="apollo/engineers.csv",  # CSV, as its suffix says (or pass file_format="csv")
         search={"q_keywords": "engineer"},
-        file_format="csv",
     )
     # [END howto_transfer_apollo_to_s3]
-    ids = export_contacts.execute(context)
+    summary = export_contacts.execute(context)
     expected = [
         contact_id
         for contact_id, contact in apollo_connection.contacts.items()
         if "engineer" in (contact["title"] or "").lower()
     ]
     assert 0 < len(expected) < 600
-    assert ids == expected
+    assert summary == {
+        "s3_uri": f"s3://{s3_bucket}/apollo/engineers.csv",
+        "record_count": len(expected),
+        "ids_uri": None,
+    }
     rows = list(csv.DictReader(io.StringIO(read_object(s3, s3_bucket, "apollo/engineers.csv").decode())))
     assert [row["id"] for row in rows] == expected
 
@@ -295,7 +298,9 @@ def test_contacts_shifting_between_pages_are_exported_once(
 
     thread = threading.Thread(target=create_during_page_two, daemon=True)
     thread.start()
-    ids = operator(s3_bucket, search={"sort_by_field": "contact_created_at"}).execute(context)
+    ids = operator(s3_bucket, search={"sort_by_field": "contact_created_at"}, push_contact_ids=True).execute(
+        context
+    )
     thread.join()
     records = jsonl_records(read_object(s3, s3_bucket, KEY))
     exported = [record["id"] for record in records]
@@ -316,8 +321,8 @@ def test_search_over_the_cap_is_exported_stage_by_stage(
     apollo_connection.seed_contacts(SEARCH_RESULT_CAP, stage="Cold")
     apollo_connection.seed_contacts(1000, stage="Replied")
     apollo_connection.seed_contacts(300, stage="Interested")
-    ids = operator(s3_bucket, push_contact_ids=False, concurrency=4).execute(context)
-    assert ids is None
+    summary = operator(s3_bucket, concurrency=4).execute(context)
+    assert summary == {"s3_uri": f"s3://{s3_bucket}/{KEY}", "record_count": 51_300, "ids_uri": None}
     records = jsonl_records(read_object(s3, s3_bucket, KEY))
     exported = [record["id"] for record in records]
     assert len(exported) == 51_300 == len(set(exported))
@@ -334,7 +339,11 @@ def test_stage_slicing_keeps_the_users_stage_filter(
     apollo_connection.seed_contacts(400, stage="Interested")
     stage_ids = [apollo_connection.stage_id("Cold"), apollo_connection.stage_id("Replied")]
     ids = operator(
-        s3_bucket, search={"contact_stage_ids": stage_ids}, concurrency=4, max_returned_ids=60_000
+        s3_bucket,
+        search={"contact_stage_ids": stage_ids},
+        concurrency=4,
+        push_contact_ids=True,
+        max_returned_ids=60_000,
     ).execute(context)
     assert ids is not None
     assert len(ids) == len(set(ids)) == 50_700
@@ -398,7 +407,7 @@ def test_max_records_reads_only_the_first_contacts(
     apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
 ) -> None:
     apollo_connection.seed_contacts(SEARCH_RESULT_CAP + 100)
-    ids = operator(s3_bucket, max_records=250).execute(context)
+    ids = operator(s3_bucket, max_records=250, push_contact_ids=True).execute(context)
     assert ids is not None and len(ids) == 250
     assert ids == list(apollo_connection.contacts)[:250]
     assert apollo_connection.request_count("/contacts/search") == 3
@@ -414,7 +423,7 @@ def test_updated_since_exports_only_contacts_updated_after_the_watermark(
     contacts = apollo_connection.contacts
     times = sorted(updated_at(contact) for contact in contacts.values())
     watermark = times[-180]
-    ids = operator(s3_bucket, updated_since=watermark.isoformat()).execute(context)
+    ids = operator(s3_bucket, updated_since=watermark.isoformat(), push_contact_ids=True).execute(context)
     expected = {contact_id for contact_id, contact in contacts.items() if updated_at(contact) >= watermark}
     assert len(expected) == 180
     assert ids is not None and set(ids) == expected and len(ids) == 180
@@ -430,7 +439,7 @@ def test_updated_since_accepts_a_datetime_and_reads_past_the_cap_without_slicing
     apollo_connection.seed_contacts(SEARCH_RESULT_CAP + 500)
     contacts = apollo_connection.contacts
     watermark = max(updated_at(contact) for contact in contacts.values()) - datetime.timedelta(days=2)
-    ids = operator(s3_bucket, updated_since=watermark).execute(context)
+    ids = operator(s3_bucket, updated_since=watermark, push_contact_ids=True).execute(context)
     assert ids
     assert set(ids) == {i for i, contact in contacts.items() if updated_at(contact) >= watermark}
     assert apollo_connection.request_count("/contact_stages") == 0
@@ -455,9 +464,9 @@ def test_updated_since_not_reached_within_the_cap_slices_by_stage(
 ) -> None:
     apollo_connection.seed_contacts(SEARCH_RESULT_CAP - 100, stage="Cold")
     apollo_connection.seed_contacts(600, stage="Replied")
-    ids = operator(s3_bucket, updated_since="2000-01-01", concurrency=4, max_returned_ids=60_000).execute(
-        context
-    )
+    ids = operator(
+        s3_bucket, updated_since="2000-01-01", concurrency=4, push_contact_ids=True, max_returned_ids=60_000
+    ).execute(context)
     assert ids is not None and len(ids) == len(set(ids)) == SEARCH_RESULT_CAP + 500
     assert set(ids) == set(apollo_connection.contacts)
 
@@ -494,27 +503,29 @@ def test_xcom_values(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     apollo_connection.seed_contacts(130)
-    ids = operator(s3_bucket, "dt=2024-05-01/contacts.jsonl").execute(context)
-    assert ids == list(apollo_connection.contacts)
-    assert context["ti"].xcoms == {
-        "s3_uri": f"s3://{s3_bucket}/dt=2024-05-01/contacts.jsonl",
-        "record_count": 130,
-    }
-    assert apollo_connection.api_key not in json.dumps(context["ti"].xcoms)
+    summary = operator(s3_bucket, "dt=2024-05-01/contacts.jsonl").execute(context)
+    uri = f"s3://{s3_bucket}/dt=2024-05-01/contacts.jsonl"
+    assert summary == {"s3_uri": uri, "record_count": 130, "ids_uri": None}
+    assert context["ti"].xcoms == {"s3_uri": uri, "record_count": 130}
+    assert apollo_connection.api_key not in json.dumps([summary, context["ti"].xcoms])
 
 
-def test_push_contact_ids_false_returns_none_but_still_pushes_the_count(
-    apollo_connection: ApolloEmulator, s3_bucket: str, context: dict[str, Any]
+def test_push_contact_ids_returns_the_ids_in_file_order_and_still_pushes_the_count(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
 ) -> None:
-    apollo_connection.seed_contacts(30)
-    assert operator(s3_bucket, push_contact_ids=False).execute(context) is None
-    assert context["ti"].xcoms["record_count"] == 30
+    apollo_connection.seed_contacts(130)
+    ids = operator(s3_bucket, push_contact_ids=True).execute(context)
+    assert ids == list(apollo_connection.contacts)
+    assert ids == [record["id"] for record in jsonl_records(read_object(s3, s3_bucket, KEY))]
+    assert context["ti"].xcoms == {"s3_uri": f"s3://{s3_bucket}/{KEY}", "record_count": 130}
 
 
 def test_an_empty_search_uploads_an_empty_file(
     apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
 ) -> None:
-    assert operator(s3_bucket, "empty.csv", file_format="csv").execute(context) == []
+    summary = operator(s3_bucket, "empty.csv").execute(context)
+    assert summary == {"s3_uri": f"s3://{s3_bucket}/empty.csv", "record_count": 0, "ids_uri": None}
+    assert operator(s3_bucket, "empty.csv", push_contact_ids=True).execute(context) == []
     assert read_object(s3, s3_bucket, "empty.csv").decode().strip() == ",".join(CONTACT_COLUMN_NAMES)
     assert context["ti"].xcoms["record_count"] == 0
 
@@ -544,7 +555,7 @@ def test_concurrent_pages_export_the_same_file(
     apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
 ) -> None:
     apollo_connection.seed_contacts(1234)
-    ids = operator(s3_bucket, concurrency=4).execute(context)
+    ids = operator(s3_bucket, concurrency=4, push_contact_ids=True).execute(context)
     assert ids == list(apollo_connection.contacts)
     assert [r["id"] for r in jsonl_records(read_object(s3, s3_bucket, KEY))] == ids
 
@@ -645,9 +656,9 @@ def test_updated_before_keeps_exactly_the_contacts_updated_in_the_interval(
     for contact_id in changed_today:
         hook.update_contact(contact_id, {"title": "Changed today"})
     contacts = apollo_connection.contacts
-    ids = operator(s3_bucket, updated_since=start.isoformat(), updated_before=end.isoformat()).execute(
-        context
-    )
+    ids = operator(
+        s3_bucket, updated_since=start.isoformat(), updated_before=end.isoformat(), push_contact_ids=True
+    ).execute(context)
     inside = {i for i, contact in contacts.items() if start <= updated_at(contact) < end}
     before = {i for i, contact in contacts.items() if updated_at(contact) < start}
     after = {i for i, contact in contacts.items() if updated_at(contact) >= end}
@@ -689,7 +700,7 @@ def test_updated_before_alone_skips_later_contacts(
     apollo_connection.seed_contacts(300)
     contacts = apollo_connection.contacts
     _, end = _interval(contacts)
-    ids = operator(s3_bucket, updated_before=end).execute(context)
+    ids = operator(s3_bucket, updated_before=end, push_contact_ids=True).execute(context)
     assert ids is not None
     assert set(ids) == {i for i, contact in contacts.items() if updated_at(contact) < end}
 
@@ -730,7 +741,9 @@ def test_search_by_stage_names_exports_those_stages(
 ) -> None:
     apollo_connection.seed_contacts(400)
     wanted = {apollo_connection.stage_id("Replied"), apollo_connection.stage_id("Interested")}
-    ids = operator(s3_bucket, search={"contact_stages": ["Replied", "interested"]}).execute(context)
+    ids = operator(
+        s3_bucket, search={"contact_stages": ["Replied", "interested"]}, push_contact_ids=True
+    ).execute(context)
     expected = [i for i, c in apollo_connection.contacts.items() if c["contact_stage_id"] in wanted]
     assert expected and ids == expected
     # Names resolved once per run, before the search; Apollo received ids, never names.
@@ -752,36 +765,119 @@ def test_an_unknown_stage_name_fails_before_any_search_listing_the_stages(
     assert keys_in(s3, s3_bucket) == []
 
 
-# --------------------------------------------------------------------------- a bounded XCom
+# --------------------------------------------------------------------------- the return value: a summary, or the ids when asked
 
 
-def test_the_default_return_value_is_bounded(
-    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any], export_tmp: Path
+def uploads_in(s3: Any, bucket: str) -> list[str]:
+    return [upload["Key"] for upload in s3.list_multipart_uploads(Bucket=bucket).get("Uploads") or []]
+
+
+def test_a_default_export_above_max_returned_ids_succeeds_and_returns_the_summary(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(1000)
+    # max_returned_ids bounds only the ids asked for with push_contact_ids=True.
+    summary = operator(s3_bucket, max_returned_ids=150).execute(context)
+    assert summary == {"s3_uri": f"s3://{s3_bucket}/{KEY}", "record_count": 1000, "ids_uri": None}
+    assert len(jsonl_records(read_object(s3, s3_bucket, KEY))) == 1000
+    assert apollo_connection.request_count("/contacts/search") == 10
+
+
+def test_a_default_export_of_more_than_10000_contacts_succeeds(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
 ) -> None:
     apollo_connection.seed_contacts(DEFAULT_MAX_RETURNED_IDS + 1)
-    with pytest.raises(ApolloArgumentError, match="max_returned_ids=10,000") as raised:
-        operator(s3_bucket).execute(context)
+    summary = ApolloSearchToS3Operator(task_id="export", s3_bucket=s3_bucket, s3_key=KEY).execute(context)
+    assert summary == {
+        "s3_uri": f"s3://{s3_bucket}/{KEY}",
+        "record_count": DEFAULT_MAX_RETURNED_IDS + 1,
+        "ids_uri": None,
+    }
+    exported = [record["id"] for record in jsonl_records(read_object(s3, s3_bucket, KEY))]
+    assert exported == list(apollo_connection.contacts)
+
+
+# About 10 s (6.5 s of it the export): slow, as the other 50,000-contact tests, so mutation runs skip it.
+@pytest.mark.slow
+def test_a_default_export_of_50000_contacts_succeeds(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(SEARCH_RESULT_CAP)
+    summary = ApolloSearchToS3Operator(task_id="export", s3_bucket=s3_bucket, s3_key=KEY).execute(context)
+    assert summary == {
+        "s3_uri": f"s3://{s3_bucket}/{KEY}",
+        "record_count": SEARCH_RESULT_CAP,
+        "ids_uri": None,
+    }
+    # One request a page of 100, nothing else: no count, no stage list.
+    assert apollo_connection.request_count() == apollo_connection.request_count("/contacts/search") == 500
+    exported = [record["id"] for record in jsonl_records(read_object(s3, s3_bucket, KEY))]
+    assert len(exported) == SEARCH_RESULT_CAP and set(exported) == set(apollo_connection.contacts)
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_push_contact_ids_above_the_bound_fails_on_the_first_page_and_uploads_nothing(
+    apollo_connection: ApolloEmulator,
+    s3_bucket: str,
+    s3: Any,
+    context: dict[str, Any],
+    export_tmp: Path,
+    concurrency: int,
+) -> None:
+    apollo_connection.seed_contacts(1000)
+    with pytest.raises(ApolloArgumentError, match="max_returned_ids=150") as raised:
+        operator(s3_bucket, push_contact_ids=True, max_returned_ids=150, concurrency=concurrency).execute(
+            context
+        )
     message = str(raised.value)
-    assert "push_contact_ids=False" in message and "ids_key" in message
+    assert "matches 1,000 contacts" in message and "nothing was uploaded" in message
+    assert "push_contact_ids" in message and "ids_key=" in message
     # Not retried by Airflow: a retry cannot make the ids fit.
     assert isinstance(raised.value, AirflowFailException)
-    assert keys_in(s3, s3_bucket) == []
+    # The first page told the total; no other page was asked for, even with pages fetched ahead.
+    assert apollo_connection.request_count("/contacts/search") == 1
+    assert keys_in(s3, s3_bucket) == [] and uploads_in(s3, s3_bucket) == []
     assert list(export_tmp.iterdir()) == []
     assert context["ti"].xcoms == {}
 
 
-def test_max_returned_ids_stops_reading_once_exceeded(
+def test_push_contact_ids_above_the_cap_fails_before_slicing(
     apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
 ) -> None:
+    apollo_connection.seed_contacts(SEARCH_RESULT_CAP + 10)
+    with pytest.raises(ApolloArgumentError, match="max_returned_ids=10,000") as raised:
+        operator(s3_bucket, push_contact_ids=True).execute(context)
+    assert "matches 50,010 contacts" in str(raised.value)
+    # The first page only: no stage list, no per-stage counts.
+    assert apollo_connection.request_count() == apollo_connection.request_count("/contacts/search") == 1
+    assert keys_in(s3, s3_bucket) == [] and uploads_in(s3, s3_bucket) == []
+
+
+def test_push_contact_ids_within_the_bound_or_max_records_returns_the_ids(
+    apollo_connection: ApolloEmulator, s3_bucket: str, context: dict[str, Any]
+) -> None:
     apollo_connection.seed_contacts(1000)
-    with pytest.raises(ApolloArgumentError, match="max_returned_ids=150"):
-        operator(s3_bucket, max_returned_ids=150).execute(context)
+    assert operator(s3_bucket, push_contact_ids=True, max_returned_ids=1000).execute(context) == list(
+        apollo_connection.contacts
+    )
+    # max_records caps what the export can hand out, so the search's larger total does not fail it.
+    ids = operator(s3_bucket, push_contact_ids=True, max_returned_ids=150, max_records=150).execute(context)
+    assert ids == list(apollo_connection.contacts)[:150]
+    unbounded = operator(s3_bucket, push_contact_ids=True, max_returned_ids=None).execute(context)
+    assert unbounded is not None and len(unbounded) == 1000
+
+
+def test_push_contact_ids_with_updated_since_fails_once_the_ids_pass_the_bound(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    # The search's total counts contacts outside the interval, so the bound is checked as pages come.
+    apollo_connection.seed_contacts(1000)
+    with pytest.raises(ApolloArgumentError, match="holds more than max_returned_ids=150"):
+        operator(s3_bucket, updated_since="2000-01-01", push_contact_ids=True, max_returned_ids=150).execute(
+            context
+        )
     assert apollo_connection.request_count("/contacts/search") == 2
-    assert keys_in(s3, s3_bucket) == []
-    # Within the bound, or without ids, the export succeeds.
-    assert len(operator(s3_bucket, max_returned_ids=1000).execute(context) or []) == 1000
-    assert operator(s3_bucket, max_returned_ids=150, push_contact_ids=False).execute(context) is None
-    assert context["ti"].xcoms["record_count"] == 1000
+    assert keys_in(s3, s3_bucket) == [] and uploads_in(s3, s3_bucket) == []
 
 
 def test_ids_key_writes_every_exported_id_beside_the_export(
@@ -789,16 +885,17 @@ def test_ids_key_writes_every_exported_id_beside_the_export(
 ) -> None:
     apollo_connection.seed_contacts(250)
     ids_key = KEY + ".ids.txt"
-    result = operator(s3_bucket, push_contact_ids=False, ids_key=ids_key).execute(context)
-    assert result is None
+    summary = operator(s3_bucket, ids_key=ids_key).execute(context)
     exported = [record["id"] for record in jsonl_records(read_object(s3, s3_bucket, KEY))]
     assert read_object(s3, s3_bucket, ids_key).decode().splitlines() == exported
     assert len(exported) == 250
-    assert context["ti"].xcoms == {
+    expected = {
         "s3_uri": f"s3://{s3_bucket}/{KEY}",
         "record_count": 250,
         "ids_uri": f"s3://{s3_bucket}/{ids_key}",
     }
+    assert summary == expected
+    assert context["ti"].xcoms == expected
 
 
 def test_an_empty_export_writes_an_empty_ids_object(
@@ -806,6 +903,101 @@ def test_an_empty_export_writes_an_empty_ids_object(
 ) -> None:
     operator(s3_bucket, ids_key="ids.txt").execute(context)
     assert read_object(s3, s3_bucket, "ids.txt") == b""
+
+
+# --------------------------------------------------------------------------- the format from the key's suffix
+
+
+def file_format_of(data: bytes) -> str:
+    """What an exported object holds, told from its bytes."""
+    if data.startswith(b"PAR1"):
+        return "parquet"
+    first = data.decode("utf-8").splitlines()[0]
+    if first == ",".join(CONTACT_COLUMN_NAMES):
+        return "csv"
+    assert "id" in json.loads(first)
+    return "jsonl"
+
+
+@pytest.mark.parametrize(
+    ("key", "compression", "expected"),
+    [
+        ("contacts.csv", None, "csv"),
+        ("contacts.CSV.gz", "gzip", "csv"),
+        ("contacts.ndjson", None, "jsonl"),
+        ("contacts.jsonl.gz", "gzip", "jsonl"),
+        ("contacts.parquet", None, "parquet"),
+        ("contacts", None, "jsonl"),
+        ("contacts.txt", None, "jsonl"),
+    ],
+)
+def test_without_file_format_the_key_suffix_names_the_format(
+    apollo_connection: ApolloEmulator,
+    s3_bucket: str,
+    s3: Any,
+    context: dict[str, Any],
+    key: str,
+    compression: str | None,
+    expected: str,
+) -> None:
+    apollo_connection.seed_contacts(20)
+    operator(s3_bucket, key, compression=compression).execute(context)
+    data = read_object(s3, s3_bucket, key)
+    assert file_format_of(gzip.decompress(data) if compression else data) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "file_format", "named"),
+    [
+        ("contacts.parquet", "jsonl", "parquet"),
+        ("contacts.csv.gz", "parquet", "csv"),
+        ("contacts.json", "csv", "jsonl"),
+    ],
+)
+def test_a_format_the_key_contradicts_fails_at_construction(
+    apollo_connection: ApolloEmulator, key: str, file_format: str, named: str
+) -> None:
+    with pytest.raises(ApolloArgumentError) as raised:
+        ApolloSearchToS3Operator(task_id="export", s3_bucket="b", s3_key=key, file_format=file_format)
+    message = str(raised.value)
+    assert f"file_format={file_format!r}" in message and f"s3_key={key!r}" in message
+    assert f"names {named!r}" in message
+    assert isinstance(raised.value, AirflowFailException)
+    assert apollo_connection.request_count() == 0
+
+
+def test_a_given_format_the_key_agrees_with_or_does_not_name_is_kept(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(20)
+    operator(s3_bucket, "contacts.json", file_format="jsonl").execute(context)
+    operator(s3_bucket, "contacts.dat", file_format="csv").execute(context)
+    assert file_format_of(read_object(s3, s3_bucket, "contacts.json")) == "jsonl"
+    assert file_format_of(read_object(s3, s3_bucket, "contacts.dat")) == "csv"
+
+
+def test_a_templated_key_names_the_format_when_rendered(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(20)
+    export = operator(s3_bucket, "{{ params.prefix }}/contacts.{{ params.suffix }}")
+    export.render_template_fields({"params": {"prefix": "dt=2024-05-01", "suffix": "csv"}})
+    summary = export.execute(context)
+    assert summary["s3_uri"] == f"s3://{s3_bucket}/dt=2024-05-01/contacts.csv"
+    assert file_format_of(read_object(s3, s3_bucket, "dt=2024-05-01/contacts.csv")) == "csv"
+
+
+def test_a_templated_key_contradicting_the_format_fails_before_any_request(
+    apollo_connection: ApolloEmulator, s3_bucket: str, s3: Any, context: dict[str, Any]
+) -> None:
+    apollo_connection.seed_contacts(20)
+    # Built fine while the DAG is parsed: the key's suffix is known only once rendered.
+    export = operator(s3_bucket, "{{ params.prefix }}/contacts.{{ params.suffix }}", file_format="jsonl")
+    export.render_template_fields({"params": {"prefix": "dt=2024-05-01", "suffix": "parquet"}})
+    with pytest.raises(ApolloArgumentError, match=r"file_format='jsonl' contradicts s3_key="):
+        export.execute(context)
+    assert apollo_connection.request_count() == 0
+    assert keys_in(s3, s3_bucket) == [] and uploads_in(s3, s3_bucket) == []
 
 
 # --------------------------------------------------------------------------- errors and package edges

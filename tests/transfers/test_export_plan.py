@@ -1,18 +1,29 @@
-"""The export plan (core/export.py) driven through ApolloHook against the emulator: cursor, resume, bounds."""
+"""The export plan (core/export.py), driven through ApolloHook against the emulator or a fake source: cursor,
+resume, bounds, the total told up front; and the export's file format from its key."""
 
 from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from airflow_provider_apollo.core import SEARCH_RESULT_CAP
-from airflow_provider_apollo.core.export import ExportCursor, ExportPlan
+from airflow_provider_apollo.core.export import (
+    DEFAULT_FILE_FORMAT,
+    FORMAT_SUFFIXES,
+    ExportCursor,
+    ExportPlan,
+    export_file_format,
+    format_named_by_key,
+)
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.testing import ApolloEmulator
+from airflow_provider_apollo.transfers._writers import FILE_FORMATS
 
 
 def updated_at(contact: dict[str, Any]) -> datetime.datetime:
@@ -213,3 +224,149 @@ def test_contacts_past_updated_before_do_not_use_up_max_records(apollo_connectio
     assert len(exported) == len({contact["id"] for contact in exported}) == 120
     assert all(updated_at(contact) < before for contact in exported)
     assert plan.done
+
+
+# --------------------------------------------------------------------------- the total, told once up front
+
+
+@dataclass
+class Page:
+    page: int
+    total_pages: int
+    total_entries: int
+    contacts: list[dict[str, Any]]
+
+
+class FakeSource:
+    """A ContactSource without HTTP: ``total`` contacts in pages of 100, recording each page asked for."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.requested: list[int] = []
+
+    def search_contact_pages(self, filters: Any = None, **paging: Any) -> Iterator[Page]:
+        pages = max(1, -(-self.total // 100))
+        for number in range(paging.get("start_page", 1), pages + 1):
+            self.requested.append(number)
+            first = (number - 1) * 100
+            contacts = [{"id": f"c{index}"} for index in range(first, min(first + 100, self.total))]
+            yield Page(number, pages, self.total, contacts)
+
+    def count_contacts(self, filters: Any = None) -> int:
+        raise AssertionError("not expected")
+
+    def list_contact_stages(self) -> list[dict[str, Any]]:
+        raise AssertionError("not expected")
+
+
+def test_on_total_is_told_the_total_before_the_first_page_is_handed_out() -> None:
+    source = FakeSource(250)
+    told: list[tuple[int, list[int]]] = []
+    plan = ExportPlan(source, on_total=lambda total: told.append((total, list(source.requested))))
+    batches = iter(plan)
+    next(batches)
+    # Told once the first page arrived, before that page was handed out or another was asked for.
+    assert told == [(250, [1])]
+    assert ids_of([next(batches), next(batches)])[-1] == "c249"
+    assert told == [(250, [1])]
+
+
+def test_on_total_raising_stops_the_export_on_its_first_page() -> None:
+    source = FakeSource(1000)
+
+    def refuse(total: int) -> None:
+        raise ApolloArgumentError(f"{total} is too many")
+
+    with pytest.raises(ApolloArgumentError, match="1000 is too many"):
+        list(ExportPlan(source, on_total=refuse))
+    assert source.requested == [1]
+
+
+def test_on_total_is_told_at_most_max_records() -> None:
+    told: list[int] = []
+    plan = ExportPlan(FakeSource(1000), max_records=150, on_total=told.append)
+    assert len(ids_of(list(plan))) == 150
+    assert told == [150]
+
+
+def test_on_total_is_not_told_for_a_bounded_or_resumed_export() -> None:
+    told: list[int] = []
+    # Bounded: the total counts contacts outside the bounds (the fake contacts have no update time).
+    list(ExportPlan(FakeSource(250), updated_since="2024-01-01", on_total=told.append))
+    first = ExportPlan(FakeSource(250))
+    next(iter(first))
+    list(ExportPlan(FakeSource(250), cursor=first.state(), on_total=told.append))
+    assert told == []
+
+
+def test_on_total_hears_a_total_above_the_cap_before_slicing(apollo_connection: ApolloEmulator) -> None:
+    apollo_connection.seed_contacts(SEARCH_RESULT_CAP + 10)
+    told: list[tuple[int, int]] = []
+
+    def on_total(total: int) -> None:
+        told.append((total, apollo_connection.request_count()))
+        raise ApolloArgumentError("stop")
+
+    with pytest.raises(ApolloArgumentError, match="stop"):
+        list(ApolloHook().export_contacts(on_total=on_total, concurrency=4))
+    # One search page: no stage list, no per-stage counts before the caller could refuse.
+    assert told == [(SEARCH_RESULT_CAP + 10, 1)]
+    assert apollo_connection.request_count() == 1
+
+
+# --------------------------------------------------------------------------- the file format (no I/O)
+
+
+@pytest.mark.parametrize(
+    ("key", "named"),
+    [
+        ("contacts.jsonl", "jsonl"),
+        ("contacts.ndjson", "jsonl"),
+        ("contacts.json", "jsonl"),
+        ("contacts.csv", "csv"),
+        ("contacts.parquet", "parquet"),
+        ("contacts.pq", "parquet"),
+        ("contacts.csv.gz", "csv"),
+        ("Contacts.JSONL.GZIP", "jsonl"),
+        ("contacts.parquet.gz", "parquet"),
+        ("dt=2024-05-01/contacts.csv", "csv"),
+        ("contacts", None),
+        ("contacts.txt", None),
+        ("contacts.gz", None),
+        ("contacts.csv/part-0", None),
+        ("contacts.csv.gz.gz", None),
+    ],
+)
+def test_a_key_suffix_names_a_format_or_none(key: str, named: str | None) -> None:
+    assert format_named_by_key(key) == named
+
+
+def test_every_suffix_names_a_format_the_export_writes() -> None:
+    assert set(FORMAT_SUFFIXES.values()) == set(FILE_FORMATS)
+    assert DEFAULT_FILE_FORMAT in FILE_FORMATS
+
+
+@pytest.mark.parametrize(
+    ("file_format", "key", "expected"),
+    [
+        (None, "contacts.csv.gz", "csv"),
+        (None, "contacts.parquet", "parquet"),
+        (None, "contacts", "jsonl"),
+        (None, "contacts.txt", "jsonl"),
+        ("csv", "contacts.txt", "csv"),
+        ("parquet", "contacts", "parquet"),
+        ("jsonl", "contacts.json", "jsonl"),
+        ("csv", "contacts.CSV", "csv"),
+    ],
+)
+def test_the_export_format_is_given_or_inferred(file_format: str | None, key: str, expected: str) -> None:
+    assert export_file_format(file_format, key) == expected
+
+
+def test_a_format_the_key_contradicts_names_both_arguments() -> None:
+    with pytest.raises(ApolloArgumentError) as raised:
+        export_file_format("jsonl", "exports/contacts.parquet")
+    assert str(raised.value) == (
+        "file_format='jsonl' contradicts s3_key='exports/contacts.parquet', whose suffix names 'parquet': "
+        "pass file_format='parquet', leave file_format out to infer it from s3_key, or change s3_key's suffix."
+    )

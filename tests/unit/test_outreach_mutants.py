@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 
 from airflow_provider_apollo.core.endpoints import ApiRequest
+from airflow_provider_apollo.core.lifecycle import run_steps
 from airflow_provider_apollo.core.lists import check_list_names, list_membership_request, read_list_answer
 from airflow_provider_apollo.core.sequence_check import (
     SequenceCheckResult,
     check_target_statuses,
-    run_steps,
     sequence_check,
-    statuses_of,
 )
 from airflow_provider_apollo.core.sequences import (
     EnrollmentResult,
@@ -116,8 +115,8 @@ def test_master_key_error_says_what_to_do_and_keeps_apollos_answer() -> None:
     assert isinstance(error, ApolloAuthError)
     assert str(error) == (
         "Could not look up owner 'ada@example.com' by email: Apollo's users endpoint (GET /users/search) "
-        "needs a master API key, and this connection's key was refused (403). Either put a master key "
-        "in the connection, or pass the owner's Apollo user id instead of the email (owner='<user id>'; "
+        "needs an API key with access to api/v1/users/search or a master API key, and this connection's "
+        "key was refused (403). Either give the key access to that endpoint (or use a master key), or pass the owner's Apollo user id instead of the email (new_owner='<user id>'; "
         "an admin finds it in Apollo under Settings > Users, or with a master key through GET /users/search)."
     )
     assert error.status_code == 403 and error.body == {"error": "master key required"}
@@ -504,7 +503,7 @@ def test_remove_request_is_a_post_with_the_mode_apollo_names() -> None:
 
 # --------------------------------------------------------------------------- sequence check: statuses
 
-KNOWN = "replied, bounced, active, paused, finished, failed, hard_bounced, spam_blocked, not_sent"
+KNOWN = "replied, bounced, spam_blocked, active, paused, finished, failed"
 
 
 def test_target_statuses_are_folded_stripped_and_deduplicated() -> None:
@@ -526,11 +525,15 @@ def test_unknown_target_status_lists_the_known_ones(status: Any, shown: str) -> 
     assert str(caught.value) == f"target_statuses: unknown sequence status {shown}. Known: {KNOWN}."
 
 
-def test_statuses_of_an_entry_without_status_or_with_a_hard_bounce() -> None:
-    assert statuses_of({"inactive_reason": "Replied to step 2"}) == ("replied", "")
-    assert statuses_of({}) == ("",)
-    assert statuses_of({"status": "hard_bounced"}) == ("bounced", "hard_bounced")
-    assert statuses_of({"status": "HARD_BOUNCED"}) == ("bounced", "hard_bounced")
+@pytest.mark.parametrize(
+    ("status", "why"), [("hard_bounced", "wait for 'bounced'"), ("Not_Sent", "not a status")]
+)
+def test_statuses_apollo_does_not_document_are_refused_with_the_reason(status: str, why: str) -> None:
+    with pytest.raises(ApolloArgumentError) as caught:
+        check_target_statuses(["replied", status])
+    message = str(caught.value)
+    assert message.startswith(f"target_statuses: {status!r} is not a sequence status Apollo documents: ")
+    assert why in message and message.endswith(f"Known: {KNOWN}.")
 
 
 def _result(**lists: list[str]) -> SequenceCheckResult:
@@ -586,7 +589,7 @@ def _contact(status: str, reason: str | None = None) -> dict[str, Any]:
 
 
 def test_sequence_check_records_each_status_and_goes_on_past_a_missing_contact() -> None:
-    answers = {"c2": _contact("finished", "replied"), "c3": _contact("active"), "c4": _contact("paused")}
+    answers = {"c2": _contact("finished", "replied"), "c3": _contact("active"), "c4": _contact("PAUSED")}
 
     def call(request: ApiRequest) -> Any:
         contact_id = request.path.rsplit("/", 1)[1]
@@ -596,10 +599,11 @@ def test_sequence_check_records_each_status_and_goes_on_past_a_missing_contact()
             raise ApolloValidationError("deleted", status_code=422)
         return answers[contact_id]
 
-    result = run_steps(sequence_check(["c1", "c2", "c3", "c4", "c5"], "s1", ["replied", "paused"]), call)
+    result = run_steps(sequence_check(["c1", "c2", "c3", "c4", "c5"], "s1", ["finished", "paused"]), call)
     assert result.missing == ["c1", "c5"]
-    assert result.reached == {"replied": ["c2"], "paused": ["c4"]} and result.waiting == ["c3"]
-    assert result.statuses == {"c2": "replied", "c3": "active", "c4": "paused"}
+    # A reason text says nothing: c2 is finished, whatever its inactive_reason.
+    assert result.reached == {"finished": ["c2"], "paused": ["c4"]} and result.waiting == ["c3"]
+    assert result.statuses == {"c2": "finished", "c3": "active", "c4": "paused"}
     assert result.calls == 5
 
 

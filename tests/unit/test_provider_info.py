@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from airflow_versions import requires_airflow
 
 from airflow_provider_apollo import (
     CONN_FIELDS,
@@ -62,6 +63,7 @@ def test_the_hook_spells_the_behaviour_as_airflow_validates_it() -> None:
     assert behaviour["placeholders"] == UI_FIELD_BEHAVIOUR_PROVIDER_INFO["placeholders"]
 
 
+@requires_airflow("3.2", "Reading the form from the provider info (hidden-fields, conn-fields)")
 def test_airflow_hides_and_relabels_the_fields_in_the_form_metadata() -> None:
     """What the api-server's /ui/connections/hook_meta route sends the browser."""
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService

@@ -76,7 +76,9 @@ def xcoms(dag_run: Any) -> dict[str, Any]:
 def test_the_daily_upsert_runs_and_reports_its_rejects(
     warehouse: ApolloEmulator, aws_connection: str, s3_bucket: str
 ) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_versions import dag_bag_class
+
+    DagBag = dag_bag_class()
 
     existing = warehouse.seed_contacts(2)
     put(aws_connection, s3_bucket, KEY, extract(warehouse, existing))
