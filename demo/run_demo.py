@@ -40,10 +40,20 @@ SEED_CONTACTS = 500
 # sequence step of 30 emulated seconds lasts 3 s (prospects reply after one to four steps).
 TIME_SCALE = 0.1
 SEQUENCE_STEP_SECONDS = 30.0
-SEQUENCE_REPLY_FRACTION = 0.3
+SEQUENCE_REPLY_FRACTION = 0.5
+# Every replier answers the first email, so their replies arrive together; Apollo's classes are
+# handed out in turn, so each branch of the DAG's routing has someone to route.
+SEQUENCE_REPLY_STEP = 1
+SEQUENCE_REPLY_CLASSES = (
+    "willing_to_meet",
+    "not_interested",
+    "out_of_office",
+    "follow_up_question",
+    "unsubscribe",
+)
 SEQUENCE_BOUNCE_FRACTION = 0.1
 # A small per-minute quota: the run meets real 429s with retry-after and shows the hooks waiting
-# them out (the sensor's checks read one contact a request), without making the demo slow.
+# them out when a step needs more calls than that, without making the demo slow.
 RATE_LIMIT_PER_MINUTE = 12
 # The deferred sensor checks the sequence every second (the DAG's default is 10 minutes).
 REPLY_CHECK_SECONDS = "1"
@@ -201,13 +211,9 @@ def endpoint_of(path: str) -> str:
 
 
 def sequence_status(membership: dict[str, Any] | None) -> str:
-    """One membership's status as the sensor names them: replied and bounced read from the reasons."""
+    """One membership's documented status (replies are on the emails, not the membership)."""
     if membership is None:
         return "not in the sequence"
-    if membership.get("status") == "finished" and membership.get("inactive_reason") == "replied":
-        return "replied"
-    if membership.get("failure_reason") == "bounced":
-        return "bounced"
     return str(membership.get("status"))
 
 
@@ -220,9 +226,12 @@ def summarise(result: DemoResult) -> str:
     listed = result.xcom.get("add_to_list") or []
     enrolled = result.xcom.get("enroll") or []
     skipped: dict[str, str] = result.xcom.get("enroll.skipped_contacts") or {}
-    reached: dict[str, list[str]] = result.xcom.get("wait_for_replies") or {}
-    moved = result.xcom.get("move_repliers") or []
+    reached: dict[str, Any] = result.xcom.get("wait_for_replies") or {}
+    by_class: dict[str, list[str]] = reached.get("reply_classes") or {}
+    interested = result.xcom.get("move_interested") or []
     owned = result.xcom.get("assign_owner") or []
+    uninterested = result.xcom.get("move_not_interested") or []
+    stopped = result.xcom.get("stop_outreach") or []
     # The export returns a summary; its count is also pushed as the XCom key record_count.
     exported = result.xcom.get("export_responders.record_count") or 0
     params = result.params
@@ -230,7 +239,6 @@ def summarise(result: DemoResult) -> str:
     def row(label: str, value: object, note: str = "") -> str:
         return f"  {label:<44}{value!s:>4}" + (f"  {note}" if note else "")
 
-    reached_text = ", ".join(f"{status} {len(ids)}" for status, ids in reached.items())
     lines = [
         "",
         "=" * 86,
@@ -256,12 +264,25 @@ def summarise(result: DemoResult) -> str:
         row(
             "4 replied when the sensor fired",
             len(reached.get("replied", [])),
-            f"deferred, require='any': {reached_text}",
+            "deferred, require='any'; read from the sequence's emails",
         ),
+    ]
+    for name, ids in by_class.items():
+        if ids:
+            people = ", ".join(sorted(result.names.get(i, i) for i in ids))
+            lines.append(f"      {name:<40}{len(ids):>4}  {people}")
+    lines += [
         f"  {'  sequence statuses at the end of the run':<48}  {counts_text(result.final_statuses)}",
-        row("5 moved to stage 'Replied'", len(moved)),
-        row("6 assigned to the owner", len(owned), f"{params.get('owner')}, given by email"),
-        row("7 exported to S3", exported),
+        row(
+            "5 interested: moved to stage 'Interested'",
+            len(interested),
+            "willing_to_meet, follow_up_question",
+        ),
+        row("  assigned to the owner", len(owned), f"{params.get('owner')}, given by email"),
+        row("6 not interested: stage 'Not Interested'", len(uninterested), "not_interested, unsubscribe"),
+        row("  removed from the sequence", len(stopped)),
+        row("7 out of office: left alone", len(by_class.get("out_of_office", []))),
+        row("8 interested exported to S3", exported),
     ]
     if result.s3_uri:
         lines.append(f"      {result.s3_uri} ({result.s3_bytes:,} bytes)")
@@ -297,6 +318,8 @@ def main() -> int:
             sequence_step_seconds=SEQUENCE_STEP_SECONDS,
             sequence_reply_fraction=SEQUENCE_REPLY_FRACTION,
             sequence_bounce_fraction=SEQUENCE_BOUNCE_FRACTION,
+            sequence_reply_step=SEQUENCE_REPLY_STEP,
+            sequence_reply_classes=SEQUENCE_REPLY_CLASSES,
             seed=2022,
         )
         emulator.seed_contacts(SEED_CONTACTS)

@@ -38,7 +38,6 @@ EXAMPLE_DAG_IDS = (OUTREACH, DAILY_SYNC)
 RUN_ID = "e2e"
 RUN_TIMEOUT_SECONDS = 360
 POLL_SECONDS = 2
-REPLYING_CONTACTS = 3
 TERMINAL_STATES = {"success", "failed"}
 SEQUENCE = "Outbound - Data leaders"
 MAILBOX = "ada@outreach.emulated-team.example"
@@ -188,9 +187,12 @@ def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
         assert status["send_email_from_email_account_id"] == mailbox_id
     assert membership(emulator, no_email[0]) is None
 
-    # Some prospects reply while the sensor waits in the triggerer.
-    replied = sorted(enrolled)[:REPLYING_CONTACTS]
-    emulator.reply_in_sequence(replied, SEQUENCE)
+    # Three prospects reply while the sensor waits in the triggerer; Apollo classes each reply.
+    interested, uninterested, away = sorted(enrolled)[:3]
+    replied = sorted([interested, uninterested, away])
+    emulator.reply_in_sequence(
+        {interested: "willing_to_meet", uninterested: "unsubscribe", away: "out_of_office"}, SEQUENCE
+    )
 
     def finished() -> bool:
         states = [cluster.run_states(dag_id) for dag_id in EXAMPLE_DAG_IDS]
@@ -215,16 +217,27 @@ def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
     trigger_log = "".join(path.read_text(errors="replace") for path in trigger_logs)
     assert "ApolloSequenceStatusTrigger" in trigger_log and "Trigger fired event" in trigger_log, trigger_log
 
-    # The repliers, and only they, moved to the stage given by name and went to the owner given by email.
-    assert sorted(xcom(cluster, OUTREACH, "wait_for_replies")["replied"]) == replied
-    assert sorted(xcom(cluster, OUTREACH, "move_repliers")) == replied
-    assert sorted(xcom(cluster, OUTREACH, "assign_owner")) == replied
-    replied_stage = emulator.stage_id("Replied")
+    # The replies were routed by class: the interested to stage "Interested" and the owner given by
+    # email, the unsubscribed to "Not Interested" and out of the sequence, out-of-office left alone.
+    found = xcom(cluster, OUTREACH, "wait_for_replies")
+    assert sorted(found["replied"]) == replied
+    assert {name: ids for name, ids in found["reply_classes"].items() if ids} == {
+        "willing_to_meet": [interested],
+        "unsubscribe": [uninterested],
+        "out_of_office": [away],
+    }
+    assert (
+        xcom(cluster, OUTREACH, "move_interested") == xcom(cluster, OUTREACH, "assign_owner") == [interested]
+    )
+    assert xcom(cluster, OUTREACH, "move_not_interested") == [uninterested]
+    assert xcom(cluster, OUTREACH, "stop_outreach") == [uninterested]
+    stages = {"Interested": [interested], "Not Interested": [uninterested]}
     contacts = emulator.contacts
-    for contact_id in campaign:
-        is_replier = contact_id in replied
-        assert (contacts[contact_id]["contact_stage_id"] == replied_stage) == is_replier
-        assert (contacts[contact_id]["owner_id"] == owner_id) == is_replier
+    for stage, members in stages.items():
+        assert [i for i in campaign if contacts[i]["contact_stage_id"] == emulator.stage_id(stage)] == members
+    assert [i for i in campaign if contacts[i]["owner_id"] == owner_id] == [interested]
+    assert membership(emulator, uninterested) is None
+    assert membership(emulator, away)["status"] == "paused"  # type: ignore[index]
     for contact_id in set(enrolled) - set(replied):
         assert membership(emulator, contact_id)["status"] == "active"  # type: ignore[index]
 
@@ -232,7 +245,7 @@ def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
     responder_keys = [key for key in objects if key.startswith("outreach/")]
     assert len(responder_keys) == 1, sorted(objects)
     exported = [json.loads(line) for line in objects[responder_keys[0]].decode().splitlines()]
-    assert sorted(contact["id"] for contact in exported) == replied
+    assert [contact["id"] for contact in exported] == [interested]
 
     # The wrap-up closes the campaign for the others: out of the sequence and the list, a custom
     # field noted on each through a bulk update.
@@ -252,8 +265,11 @@ def test_every_example_dag_succeeds_under_the_scheduler_and_triggerer(
     for contact_id in enrolled:
         is_silent = contact_id in silent
         status = membership(emulator, contact_id)
-        assert status is not None and status["status"] == "finished", status
-        assert status["inactive_reason"] == ("manually finished" if is_silent else "replied")
+        if contact_id == uninterested:
+            assert status is None
+        elif is_silent:
+            assert status is not None and status["status"] == "finished", status
+            assert status["inactive_reason"] == "manually finished"
         assert (label_id in contacts[contact_id]["label_ids"]) == (not is_silent)
         assert (contacts[contact_id]["typed_custom_fields"].get(detail) is not None) == is_silent
 
