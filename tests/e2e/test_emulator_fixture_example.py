@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from airflow_versions import requires_example_dags
 
 from airflow_provider_apollo.testing import ApolloEmulator
 
@@ -32,9 +33,7 @@ def example_dags(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def load_dag(dags_folder: Path, dag_id: str):  # type: ignore[no-untyped-def]
-    from airflow_versions import dag_bag_class
-
-    DagBag = dag_bag_class()
+    from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(dags_folder))
     assert not bag.import_errors, bag.import_errors
@@ -50,6 +49,7 @@ def read_jsonl(endpoint: str, bucket: str, key: str) -> list[dict]:  # type: ign
 
 
 @pytest.mark.slow
+@requires_example_dags
 # [START howto_testing_outreach_dag]
 def test_outreach_pipeline_exports_the_contacts_who_replied(
     apollo_connection: ApolloEmulator,  # the emulator, already set as apollo_default
@@ -60,6 +60,7 @@ def test_outreach_pipeline_exports_the_contacts_who_replied(
 ) -> None:
     emulator = apollo_connection
     emulator.sequence_step_seconds = 0.5  # a sequence step lasts half a second: replies come quickly
+    emulator.sequence_reply_classes = ["willing_to_meet"]  # every reply is an interested one
     monkeypatch.setenv("APOLLO_OUTREACH_CHECK_SECONDS", "0.5")  # the sensor checks twice a second
     monkeypatch.setenv("AIRFLOW_VAR_APOLLO_S3_BUCKET", s3_bucket)
     owner = emulator.users[0]
@@ -69,7 +70,7 @@ def test_outreach_pipeline_exports_the_contacts_who_replied(
     assert dag_run.state == "success"
     contacts = emulator.contacts.values()
     assert len(contacts) == 10
-    replied = {c["id"] for c in contacts if c["contact_stage_id"] == emulator.stage_id("Replied")}
+    replied = {c["id"] for c in contacts if c["contact_stage_id"] == emulator.stage_id("Interested")}
     assert replied, "some contacts replied in the sequence while the sensor waited"
     assert {c["owner_id"] for c in contacts if c["id"] in replied} == {owner["id"]}
     key = f"outreach/{dag_run.run_after.strftime('%Y%m%dT%H%M%S')}/responders.jsonl"
@@ -79,6 +80,7 @@ def test_outreach_pipeline_exports_the_contacts_who_replied(
 
 
 @pytest.mark.slow
+@requires_example_dags
 def test_daily_sync_exports_the_day_changes_to_its_partition(
     apollo_connection: ApolloEmulator,
     aws_connection: str,
