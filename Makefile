@@ -1,9 +1,14 @@
 # The README's commands: `make demo` runs the example outreach DAG end to end on loopback;
-# `make test` installs what it needs and runs lint, types, docs and the whole suite.
+# `make test` installs what it needs and runs lint, types, docs and the whole suite, on the newest
+# releases and again at the declared floors, then builds and checks the release (`make dist`).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
+# The oldest Python the package supports (requires-python): the floor environment and the release
+# check run on it. From pyenv when there is one, else python3.10 on the PATH.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
+FLOOR_PYTHON ?= $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.10.*/bin/python))),python3.10)
 
 export AIRFLOW_HOME := $(CURDIR)/airflow-home
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
@@ -14,7 +19,7 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL := 5
 # compiles Airflow from source (seconds per process), so tests and the demo turn it off.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install airflow-db browser postgres lint test test-fast e2e demo bench docs clean mutation
+.PHONY: install airflow-db browser postgres lint test test-floor e2e demo bench docs dist clean mutation
 
 install: $(STAMP)
 
@@ -22,7 +27,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip uv
-	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test]'
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test,dev,docs]'
 	touch $@
 
 # A migrated SQLite metadata DB inside the repository (ignored by git).
@@ -55,8 +60,68 @@ docs: $(STAMP)
 # Two workers on CI's two cores; each worker has its own copy of the metadata DB (tests/conftest.py).
 PYTEST_WORKERS ?= 2
 test: postgres
-test: lint docs airflow-db browser
+test: lint docs airflow-db browser test-floor dist
 	$(BIN)/pytest -p no:cacheprovider -ra -n $(PYTEST_WORKERS) --durations=15
+
+# The floor environment: the oldest Python supported, and every dependency users install (the
+# runtime ones and the extras') at exactly its declared floor: `uv --resolution lowest-direct` with
+# each floor passed as a direct requirement and pinned (.ci/floors.py). Every other package is
+# taken as it was when the floor Airflow was released, as Airflow's constraints file for it pins
+# them (today's FastAPI, Cadwyn and cryptography break Airflow 3.0; docs/support.md). The test tools
+# then join, constrained to what is installed so no floor moves. Built from scratch whenever
+# pyproject.toml changes; the package itself is installed editable, as in .venv.
+FLOOR_VENV := .venv-floor
+FLOOR_BIN := $(CURDIR)/$(FLOOR_VENV)/bin
+FLOOR_STAMP := $(FLOOR_VENV)/.installed
+FLOOR_HOME := $(AIRFLOW_HOME)/floor
+
+$(FLOOR_STAMP): pyproject.toml .ci/floors.py | $(STAMP)
+	rm -rf $(FLOOR_VENV)
+	$(BIN)/uv venv -q --python $(FLOOR_PYTHON) $(FLOOR_VENV)
+	$(BIN)/python .ci/floors.py requirements > $(FLOOR_VENV)/requirements.txt
+	$(BIN)/python .ci/floors.py constraints > $(FLOOR_VENV)/constraints.txt
+	$(BIN)/python .ci/floors.py uv-options > $(FLOOR_VENV)/uv-options.txt
+	$(BIN)/uv pip install -q --compile-bytecode --python $(FLOOR_BIN)/python --resolution lowest-direct \
+		$$(cat $(FLOOR_VENV)/uv-options.txt) -e . -r $(FLOOR_VENV)/requirements.txt -c $(FLOOR_VENV)/constraints.txt
+	$(BIN)/uv pip freeze --python $(FLOOR_BIN)/python | grep -v -e '^-e ' -e '^airflow-provider-apollo' \
+		> $(FLOOR_VENV)/installed.txt
+	$(BIN)/uv pip install -q --compile-bytecode --python $(FLOOR_BIN)/python \
+		$$(cat $(FLOOR_VENV)/uv-options.txt) -e '.[test]' -c $(FLOOR_VENV)/installed.txt
+	touch $@
+
+# Its own metadata DB, migrated by the floor Airflow (its schema is older than the newest one's).
+$(FLOOR_HOME)/.migrated: $(FLOOR_STAMP)
+	rm -rf $(FLOOR_HOME) && mkdir -p $(FLOOR_HOME)
+	AIRFLOW_HOME=$(FLOOR_HOME) $(FLOOR_BIN)/airflow db migrate > $(FLOOR_HOME)/migrate.log 2>&1 || \
+		(tail -50 $(FLOOR_HOME)/migrate.log; exit 1)
+	touch $@
+
+# Every test but the e2e ones, the browser's and the docs site's (those check the UI and the docs
+# build, which need the newest releases and run in `make test`); a test needing a newer Airflow
+# skips and says which (tests/airflow_versions.py), listed at the end by -ra.
+test-floor: postgres $(FLOOR_HOME)/.migrated
+	AIRFLOW_HOME=$(FLOOR_HOME) APOLLO_EXPECT_FLOORS=1 $(FLOOR_BIN)/pytest -p no:cacheprovider -ra \
+		-n $(PYTEST_WORKERS) -m 'not e2e' --ignore=tests/browser --ignore=tests/docs
+
+# The release: sdist and wheel (the wheel built from the sdist), `twine check --strict`, the files
+# each must hold (.ci/check_dist.py), then the wheel alone, without extras, in a fresh venv on the
+# oldest Python with the newest releases: no boto3 nor Amazon provider, one DAG run under dag.test()
+# against the emulator, and the S3 export failing with the [amazon] extra's install command.
+DIST := $(CURDIR)/dist
+DIST_CHECK := $(CURDIR)/build/dist-check
+dist: $(STAMP)
+	rm -rf $(DIST) $(DIST_CHECK)
+	$(BIN)/uv build -q --out-dir $(DIST) .
+	$(BIN)/twine check --strict $(DIST)/*
+	$(BIN)/python .ci/check_dist.py $(DIST)
+	$(BIN)/uv venv -q --python $(FLOOR_PYTHON) $(DIST_CHECK)/venv
+	$(BIN)/uv pip install -q --compile-bytecode --python $(DIST_CHECK)/venv/bin/python $(DIST)/*.whl
+	mkdir -p $(DIST_CHECK)/home/dags
+	cp tests/dags/apollo_chain.py $(DIST_CHECK)/home/dags/
+	cd $(DIST_CHECK) && AIRFLOW_HOME=$(DIST_CHECK)/home $(DIST_CHECK)/venv/bin/airflow db migrate \
+		> $(DIST_CHECK)/migrate.log 2>&1 || (tail -50 $(DIST_CHECK)/migrate.log; exit 1)
+	cd $(DIST_CHECK) && AIRFLOW_HOME=$(DIST_CHECK)/home AIRFLOW__CORE__DAGS_FOLDER=$(DIST_CHECK)/home/dags \
+		$(DIST_CHECK)/venv/bin/python $(CURDIR)/.ci/smoke_dist.py
 
 e2e: airflow-db browser
 	$(BIN)/pytest -p no:cacheprovider -ra -m e2e
@@ -68,6 +133,7 @@ bench: airflow-db
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/quota_bench.py
 	$(BIN)/python bench/upsert_quota_bench.py
+	$(BIN)/python bench/reply_check_bench.py
 
 # Mutation testing, not part of `make test` (it takes tens of minutes): mutmut mutates the core and
 # the hooks ([tool.mutmut] in pyproject.toml) and runs the fast tests against each mutant. Results
@@ -80,4 +146,4 @@ mutation: airflow-db
 	$(BIN)/mutmut results
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_HOME) site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(FLOOR_VENV) $(AIRFLOW_HOME) $(DIST) build site .pytest_cache .mypy_cache .ruff_cache

@@ -8,11 +8,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CONN_FIELDS",
+    "DOCUMENTATION_URL",
     "UI_FIELD_BEHAVIOUR",
     "UI_FIELD_BEHAVIOUR_PROVIDER_INFO",
     "__version__",
     "get_provider_info",
 ]
+
+# The docs site; also pyproject.toml's [project.urls] Documentation, which Airflow 3.3+ reads instead.
+DOCUMENTATION_URL = "https://airflow-provider-apollo.github.io/airflow-provider-apollo/"
 
 # The connection form: hide what Apollo does not use, name the password and host in Apollo's terms.
 # Spelled as ``BaseHook.get_ui_field_behaviour()`` returns it (underscore keys; Airflow < 3.2 reads
@@ -77,6 +81,7 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Apollo.io",
         "description": "Apollo.io Contacts API: hook, operators, stage sensor, deferrable trigger and S3 export.",
         "versions": [__version__],
+        "documentation-url": DOCUMENTATION_URL,
         "integrations": [
             {
                 "integration-name": "Apollo.io",

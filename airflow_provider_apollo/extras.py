@@ -69,10 +69,12 @@ def _import_from_provider(provider: str, module: str, name: str, *, feature: str
     try:
         return getattr(importlib.import_module(module), name)
     except ModuleNotFoundError as error:
-        # Only the provider itself missing is a missing extra; an import failing inside an
-        # installed provider (a version that does not fit this Airflow) is raised as it is.
+        # Only the provider (or a module of it) missing is a missing extra; another module missing
+        # under an installed provider (boto3, a driver) is raised as it is.
         missing = error.name or ""
-        if missing and (provider == missing or provider.startswith(missing + ".")):
+        if missing and (
+            missing == provider or provider.startswith(missing + ".") or missing.startswith(provider + ".")
+        ):
             raise ApolloMissingExtraError(feature, provider, extra) from error
         raise
 

@@ -37,3 +37,13 @@ def dag_bag_class() -> Any:
     except ImportError:
         from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined]
     return DagBag
+
+
+# The example DAGs schedule with ``airflow.sdk.CronDataIntervalTimetable``, new in Airflow 3.1: a
+# test that loads them skips on 3.0, where the package itself works (docs/support.md).
+requires_example_dags = requires_airflow(
+    "3.1", "Loading the example DAGs (they schedule with airflow.sdk.CronDataIntervalTimetable)"
+)
+# Operators log through structlog from Airflow 3.1 (through ``logging`` in 3.0): what a test reads
+# with ``structlog.testing.capture_logs``.
+requires_structlog_task_logs = requires_airflow("3.1", "Reading an operator's log events with structlog")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_versions import requires_example_dags
 from dag_support import load_dag, xcom_value
 
 from airflow_provider_apollo.testing import ApolloEmulator
@@ -57,6 +58,7 @@ def test_chain_create_stages_owners_sensor_under_dag_test(
     assert emulator.status_counts().keys() == {200}
 
 
+@requires_example_dags
 def test_every_dag_file_parses_without_connections_or_network(monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.providers.common.compat.sdk import BaseHook
     from airflow_versions import dag_bag_class

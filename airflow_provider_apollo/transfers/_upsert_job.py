@@ -130,6 +130,10 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
 
     # -------------------------------------------------------------- the job
 
+    def check_extra(self) -> None:
+        """Fail before any I/O when the providers the job imports are not installed, naming the extra."""
+        s3_hook_class(type(self).__name__, self.required_extra)
+
     @cached_property
     def s3(self) -> S3Hook:
         # Imported when the task runs (never at DAG parsing): a missing extra fails the task only.
@@ -152,6 +156,7 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
         return check_column_map(value)
 
     def run_job(self, context: Context, checkpoint: Any) -> dict[str, Any]:
+        self.check_extra()
         column_map = self._column_map()
         bucket, rejects_key = self.rejects_location()
         ids_bucket, ids_key = self.ids_location()

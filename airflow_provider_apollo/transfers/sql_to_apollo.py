@@ -97,6 +97,10 @@ class SqlToApolloOperator(WarehouseToApolloOperator):
     def rejects_location(self) -> tuple[str, str]:
         return check_key(self.rejects_bucket, "rejects_bucket"), check_key(self.rejects_key, "rejects_key")
 
+    def check_extra(self) -> None:
+        super().check_extra()
+        db_api_hook_class(type(self).__name__)
+
     def db_hook(self) -> Any:
         db_api_hook = db_api_hook_class(type(self).__name__)  # the [common.sql] extra, at run time
         hook = BaseHook.get_hook(self.conn_id)

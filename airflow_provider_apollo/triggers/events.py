@@ -232,8 +232,9 @@ class ApolloContactStageEventTrigger(BaseEventTrigger):
         store = getattr(self, "asset_state_store", None)
         if store is None and not self._store_warned:
             self.log.warning(
-                "No asset state store (not run by the triggerer for an AssetWatcher): "
-                "the watch's state lives in memory and a restart takes a new baseline."
+                "No asset state store (Airflow before 3.3 has none; from 3.3 the triggerer gives one to "
+                "an AssetWatcher's trigger): the watch's state lives in memory and a restart takes a new "
+                "baseline."
             )
             self._store_warned = True
         return store

@@ -9,12 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from airflow_versions import requires_airflow
 
 REPO = Path(__file__).resolve().parents[2]
 RUN = REPO / "bench" / "run.py"
 EXPECTED_SECTIONS = {"1 export", "2 latency", "3 rate limits", "4 call economy", "5 parse cost"}
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    requires_airflow("3.1", "The benchmark (it reads the export's timings from its structlog event)"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
+
+try:
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:  # Airflow 3.0 (`make test-floor`): the SDK exports it from 3.1
+    from airflow.timetables.interval import CronDataIntervalTimetable
 
 from airflow_provider_apollo.transfers.apollo_to_s3 import ApolloSearchToS3Operator
 

@@ -11,7 +11,7 @@ show_connection() {
     airflow connections get apollo_default -o json | python -c '
 import json, sys
 from airflow_provider_apollo.core import ApolloConfig
-line = next(line for line in sys.stdin if line.startswith("["))
+line = next(line for line in sys.stdin if line.startswith("[{"))  # not a "[date] log" line
 conn = json.loads(line)[0]
 extra = conn["extra_dejson"]
 config = ApolloConfig.from_connection(conn_id=conn["conn_id"], password=conn["password"], host=conn["host"], extra=extra)
@@ -45,5 +45,5 @@ airflow pools set apollo 4 "Tasks calling the Apollo API (per-team rate limits)"
 # [END howto_apollo_pool]
 airflow pools get apollo -o json | python -c '
 import json, sys
-pool = json.loads(next(line for line in sys.stdin if line.startswith("[")))[0]
+pool = json.loads(next(line for line in sys.stdin if line.startswith("[{")))[0]
 print(json.dumps({"pool": pool["pool"], "slots": int(pool["slots"])}))'

@@ -13,7 +13,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "tests" / "e2e" / "connection_setup.sh"
-MIGRATED_DB = REPO / "airflow-home" / "airflow.db"
+# The metadata DB `make` migrated for the Airflow under test (airflow-home/ for the newest, its
+# floor/ for `make test-floor`); under pytest-xdist, this worker's copy of it.
+MIGRATED_DB = Path(os.environ.get("AIRFLOW_HOME", REPO / "airflow-home")) / "airflow.db"
 FAKE_KEY = "fake-key-0123456789abcdef"
 
 

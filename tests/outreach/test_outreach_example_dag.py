@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+from airflow_versions import requires_example_dags
 
 from airflow_provider_apollo.testing import ApolloEmulator
 
@@ -108,6 +109,7 @@ def state(emulator: ApolloEmulator) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@requires_example_dags
 def test_example_outreach_dag_runs_every_step_and_a_rerun_changes_nothing_twice(
     team: ApolloEmulator, aws_connection: str, s3_bucket: str
 ) -> None:
@@ -199,6 +201,7 @@ def test_example_outreach_dag_runs_every_step_and_a_rerun_changes_nothing_twice(
 
 
 @pytest.mark.slow
+@requires_example_dags
 def test_wrap_up_takes_the_silent_contacts_out_of_the_sequence_and_list_and_notes_the_outcome(
     team: ApolloEmulator,
 ) -> None:

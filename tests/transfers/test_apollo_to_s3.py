@@ -17,6 +17,7 @@ import pendulum
 import pytest
 import requests
 from airflow.providers.common.compat.sdk import AirflowFailException
+from airflow_versions import requires_structlog_task_logs
 
 from airflow_provider_apollo.core import SEARCH_RESULT_CAP
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError, ApolloSearchCapError
@@ -530,6 +531,7 @@ def test_an_empty_search_uploads_an_empty_file(
     assert context["ti"].xcoms["record_count"] == 0
 
 
+@requires_structlog_task_logs
 def test_progress_is_logged_every_n_pages(
     apollo_connection: ApolloEmulator, s3_bucket: str, context: dict[str, Any]
 ) -> None:
@@ -1026,6 +1028,7 @@ def test_bad_rendered_arguments_fail_without_retries(
     assert isinstance(raised.value, AirflowFailException)
 
 
+@requires_structlog_task_logs
 def test_the_operator_keeps_no_benchmark_attributes(
     apollo_connection: ApolloEmulator, s3_bucket: str, context: dict[str, Any]
 ) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pendulum
 import pytest
+from airflow_versions import requires_example_dags
 from warehouse_support import put, read_lines
 
 from airflow_provider_apollo.testing import ApolloEmulator
@@ -73,6 +74,7 @@ def xcoms(dag_run: Any) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@requires_example_dags
 def test_the_daily_upsert_runs_and_reports_its_rejects(
     warehouse: ApolloEmulator, aws_connection: str, s3_bucket: str
 ) -> None:
