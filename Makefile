@@ -1,13 +1,15 @@
 # The README's commands: `make demo` runs the example outreach DAG end to end on loopback;
 # `make test` installs what it needs and runs lint, types, docs and the whole suite, on the newest
 # releases and again at the declared floors, then builds and checks the release (`make dist`).
-PYTHON ?= python3
+# The newest Python supported runs the whole suite with the newest releases (from pyenv when there
+# is one, else python3); the floor environment below runs the oldest.
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
+PYTHON ?= $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.13.*/bin/python))),python3)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 # The oldest Python the package supports (requires-python): the floor environment and the release
 # check run on it. From pyenv when there is one, else python3.10 on the PATH.
-PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
 FLOOR_PYTHON ?= $(or $(lastword $(sort $(wildcard $(PYENV_ROOT)/versions/3.10.*/bin/python))),python3.10)
 
 export AIRFLOW_HOME := $(CURDIR)/airflow-home
