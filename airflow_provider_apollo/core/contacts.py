@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
-from airflow_provider_apollo.exceptions import ApolloApiError
+from airflow_provider_apollo.core.endpoints import ApiRequest, get_contact_request
+from airflow_provider_apollo.exceptions import ApolloApiError, ApolloNotFoundError, ApolloValidationError
+
+# What read_contact returns for a contact Apollo says does not exist.
+MISSING: Any = object()
+
+
+def read_contact(contact_id: str) -> Generator[ApiRequest, Any, Any]:
+    """``GET /contacts/{id}``: Apollo's answer, or :data:`MISSING` for a deleted or unknown contact."""
+    try:
+        return (yield get_contact_request(contact_id))
+    except (ApolloValidationError, ApolloNotFoundError) as error:
+        # Apollo answers 422 (rarely 404) for a deleted or unknown contact.
+        if error.status_code in (404, 422):
+            return MISSING
+        raise
 
 
 def order_bulk_result(

@@ -26,20 +26,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from airflow_provider_apollo.core.contacts import MISSING, read_contact
 from airflow_provider_apollo.core.endpoints import (
     SEARCH_PER_PAGE_MAX,
     SEARCH_RESULT_CAP,
     ApiRequest,
-    get_contact_request,
 )
 from airflow_provider_apollo.core.sequences import PATH_MESSAGE_SEARCH, membership
 from airflow_provider_apollo.core.stage_check import REQUIRE_ALL, REQUIRE_ANY
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
     ApolloArgumentError,
-    ApolloNotFoundError,
     ApolloSearchCapError,
-    ApolloValidationError,
 )
 
 # A contact's documented statuses in a sequence (contact_campaign_statuses[].status).
@@ -340,14 +338,10 @@ def sequence_check(
             if contact_id in found:
                 continue
             calls += 1
-            try:
-                body = yield get_contact_request(contact_id)
-            except (ApolloValidationError, ApolloNotFoundError) as error:
-                # Apollo answers 422 (rarely 404) for a deleted or unknown contact.
-                if error.status_code in (404, 422):
-                    missing.append(contact_id)
-                    continue
-                raise
+            body = yield from read_contact(contact_id)
+            if body is MISSING:
+                missing.append(contact_id)
+                continue
             contact = body.get("contact") if isinstance(body, dict) else None
             if not isinstance(contact, dict):
                 raise ApolloApiError(

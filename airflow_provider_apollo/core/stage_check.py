@@ -12,19 +12,16 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_provider_apollo.core.contacts import MISSING, read_contact
 from airflow_provider_apollo.core.endpoints import (
-    PATH_CONTACT,
     SEARCH_PER_PAGE_MAX,
     SEARCH_RESULT_CAP,
     ApiRequest,
-    contact_path,
 )
 from airflow_provider_apollo.core.lifecycle import arun_steps, run_steps
 from airflow_provider_apollo.core.paging import SearchPager, read_pagination
 from airflow_provider_apollo.exceptions import (
     ApolloArgumentError,
-    ApolloNotFoundError,
-    ApolloValidationError,
 )
 
 # Up to this many contacts a check GETs each one (n calls, and existence comes for free); a stage
@@ -183,14 +180,10 @@ def _get_each(
     done: set[str] = set()
     missing: list[str] = []
     for contact_id in contact_ids:
-        try:
-            body = yield ApiRequest("GET", contact_path(contact_id), endpoint=PATH_CONTACT)
-        except (ApolloValidationError, ApolloNotFoundError) as error:
-            # Apollo answers 422 (rarely 404) for a deleted or unknown contact.
-            if error.status_code in (404, 422):
-                missing.append(contact_id)
-                continue
-            raise
+        body = yield from read_contact(contact_id)
+        if body is MISSING:
+            missing.append(contact_id)
+            continue
         contact = body.get("contact") if isinstance(body, dict) else None
         if isinstance(contact, dict) and contact.get("contact_stage_id") in targets:
             done.add(contact_id)
