@@ -46,7 +46,7 @@ MEMBERSHIP_STATUSES = ("active", "paused", "finished", "failed")
 MESSAGE_STATUSES = ("replied", "bounced", "spam_blocked")
 SEQUENCE_STATUSES = (*MESSAGE_STATUSES, *MEMBERSHIP_STATUSES)
 # The emailer_message_stats[] value that finds each non-reply outcome, and the message field that
-# confirms it when Apollo sends one (Apollo's examples send it null on a message without it).
+# can refuse it (only an explicit false: the reference does not say what it holds otherwise).
 MESSAGE_STATS = {"bounced": "bounce", "spam_blocked": "spam_blocked"}
 # Statuses earlier releases accepted that Apollo documents for neither a membership nor a message
 # filter: refused with the reason.
@@ -284,8 +284,10 @@ def _is_reply_of(classes: list[str]) -> Any:
 
 def _has_stat(status: str) -> Any:
     flag = MESSAGE_STATS[status]
-    # Trust Apollo's filter when the message does not carry the field; refuse one that says no.
-    return lambda message: flag not in message or bool(message.get(flag))
+    # Apollo's reference documents the stat filter, not what the message's field holds once an email
+    # bounced (its example shows null on emails that did not): trust the filter, refuse only a
+    # message whose field says false.
+    return lambda message: message.get(flag) is not False
 
 
 def sequence_check(

@@ -195,12 +195,14 @@ def test_without_a_membership_target_no_contact_is_read() -> None:
 def test_bounces_come_from_the_bounced_stat_and_a_message_saying_otherwise_is_refused() -> None:
     messages = [
         message("c1", bounce=True, bounce_stat="bounced"),
-        message("c2", bounce=None, bounce_stat="bounced"),  # Apollo says this one did not bounce
-        message("c3", bounce_stat="bounced"),  # no bounce field: Apollo's filter is trusted
+        # The reference does not say what `bounce` holds on a bounced email: the filter is trusted.
+        message("c2", bounce=None, bounce_stat="bounced"),
+        message("c3", bounce_stat="bounced"),  # no bounce field
+        message("c4", bounce=False, bounce_stat="bounced"),  # the message itself says no
     ]
     apollo = Apollo(messages)
-    result = run_steps(sequence_check(["c1", "c2", "c3"], SEQ, ["bounced"]), apollo)
-    assert result.reached == {"bounced": ["c1", "c3"]}
+    result = run_steps(sequence_check(["c1", "c2", "c3", "c4"], SEQ, ["bounced"]), apollo)
+    assert result.reached == {"bounced": ["c1", "c2", "c3"]}
     stats = [v for k, v in apollo.requests[0].params if k == "emailer_message_stats[]"]
     assert stats == ["bounced"]
 
