@@ -261,3 +261,54 @@ def test_update_operator_takes_one_form_only() -> None:
         ApolloUpdateContactOperator(task_id="u", contact_id="c1", contacts=[{"id": "c1", "title": "x"}])
     with pytest.raises(ApolloArgumentError, match="does not take 'contact_stage_id'"):
         ApolloUpdateContactOperator(task_id="u", contacts=[{"id": "c1", "contact_stage_id": "s"}])
+
+
+def test_a_reply_is_reported_within_one_check_with_its_class_poked_and_deferred(team: ApolloEmulator) -> None:
+    """Only replies of the wanted classes count: an out-of-office reply is ignored, in both paths."""
+    import asyncio
+
+    from airflow_provider_apollo.triggers.sequence_status import ApolloSequenceStatusTrigger
+
+    ids = create(team, *people(3))
+    ApolloAddToSequenceOperator(
+        task_id="enroll", sequence=SEQUENCE, contact_ids=ids, mailbox=MAILBOX
+    ).execute(context())
+    sensor = ApolloSequenceStatusSensor(
+        task_id="s",
+        sequence=SEQUENCE,
+        contact_ids=ids,
+        target_statuses=["replied"],
+        reply_classes=["willing_to_meet"],
+        require="any",
+    )
+    assert sensor.poke({}).is_done is False
+    team.reply_in_sequence({ids[0]: "out_of_office"}, SEQUENCE)
+    assert sensor.poke({}).is_done is False  # out of office is not a wanted class
+    team.reply_in_sequence({ids[1]: "willing_to_meet"}, SEQUENCE)
+    before = team.request_count("/api/v1/emailer_messages/search", method="GET")
+    poked = sensor.poke({})
+    expected = {"replied": [ids[1]], "reply_classes": {"willing_to_meet": [ids[1]]}}
+    assert poked.is_done and poked.xcom_value == expected
+    assert team.request_count("/api/v1/emailer_messages/search", method="GET") == before + 1
+    assert team.request_count("/api/v1/contacts/", method="GET") == 0
+
+    trigger = ApolloSequenceStatusTrigger(
+        contact_ids=ids,
+        sequence_id=team.sequence_id(SEQUENCE),
+        target_statuses=["replied"],
+        reply_classes=["willing_to_meet"],
+        require="any",
+        poke_interval=0.1,
+    )
+
+    async def first_event() -> Any:
+        async for event in trigger.run():
+            return event.payload
+
+    event = asyncio.run(first_event())
+    assert event == {
+        "status": "success",
+        "reached": {"replied": [ids[1]]},
+        "reply_classes": expected["reply_classes"],
+    }
+    assert sensor.execute_complete({}, event) == expected
