@@ -94,13 +94,10 @@ from airflow_provider_apollo.core.lifecycle import (
     Outcome,
     Send,
     Sleep,
-    Step,
     adrive,
-    arun_steps,
     drive,
     no_answer,
     request_lifecycle,
-    run_steps,
 )
 from airflow_provider_apollo.core.lists import LIST_BATCH_SIZE, PATH_LABELS_ADD, PATH_LABELS_REMOVE
 from airflow_provider_apollo.core.paging import (
@@ -171,8 +168,6 @@ from airflow_provider_apollo.core.stage_check import (
     Require,
     StageCheck,
     StageCheckResult,
-    arun_check,
-    run_check,
     stage_check,
     validate_require,
 )
@@ -188,6 +183,16 @@ from airflow_provider_apollo.core.stats import (
     NO_ANSWER,
     RequestStats,
     StatsSnapshot,
+)
+from airflow_provider_apollo.core.steps import (
+    MAX_CONCURRENT_REQUESTS,
+    Concurrently,
+    Emit,
+    Steps,
+    aiter_steps,
+    arun_steps,
+    iter_steps,
+    run_steps,
 )
 from airflow_provider_apollo.core.validation import (
     check_contact,
@@ -299,11 +304,15 @@ __all__ = [
     "StageCheck",
     "StageCheckResult",
     "StatsSnapshot",
-    "Step",
+    "Steps",
+    "Concurrently",
+    "Emit",
+    "MAX_CONCURRENT_REQUESTS",
+    "aiter_steps",
+    "iter_steps",
     "USER_AGENT",
     "WindowUsage",
     "adrive",
-    "arun_check",
     "batched",
     "check_contact",
     "check_contacts",
@@ -331,7 +340,6 @@ __all__ = [
     "read_rate_limit_headers",
     "request_lifecycle",
     "resolve_stage_filters",
-    "run_check",
     "stage_check",
     "stage_name",
     "validate_contact_ids",

@@ -19,7 +19,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from airflow_provider_apollo.core.config import ApolloConfig
 from airflow_provider_apollo.core.endpoints import ApiRequest
@@ -73,8 +73,7 @@ class NoAnswer:
 
 
 Outcome = Answered | NoAnswer
-Step = Send | Sleep
-Lifecycle = Generator[Step, "Outcome | None", Any]
+Lifecycle = Generator[Send | Sleep, "Outcome | None", Any]
 
 # Failures of the connect phase in the standard library: the request never left the machine.
 _NEVER_SENT_STDLIB: tuple[type[BaseException], ...] = (socket.gaierror, ConnectionRefusedError)
@@ -213,39 +212,3 @@ async def adrive(lifecycle: Lifecycle, transmit: Callable[[ApiRequest], Awaitabl
                 step = lifecycle.send(await transmit(step.request))
     except StopIteration as done:
         return done.value
-
-
-# Multi-request work (a stage or sequence check, a name resolution) is a generator that yields
-# requests and receives their JSON bodies (or, thrown in, their ApolloApiError): driven here by a
-# hook's ``call``, sync or async.
-T = TypeVar("T")
-
-
-def run_steps(steps: Generator[ApiRequest, Any, T], call: Callable[[ApiRequest], Any]) -> T:
-    """Drive a generator of requests with a sync transport (``ApolloHook.call``); its return value."""
-    try:
-        request = next(steps)
-        while True:
-            try:
-                body = call(request)
-            except ApolloApiError as error:
-                request = steps.throw(error)
-            else:
-                request = steps.send(body)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def arun_steps(steps: Generator[ApiRequest, Any, T], call: Callable[[ApiRequest], Awaitable[Any]]) -> T:
-    """Drive a generator of requests with an async transport (``ApolloAsyncHook.call``)."""
-    try:
-        request = next(steps)
-        while True:
-            try:
-                body = await call(request)
-            except ApolloApiError as error:
-                request = steps.throw(error)
-            else:
-                request = steps.send(body)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]

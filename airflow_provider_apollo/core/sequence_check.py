@@ -2,8 +2,8 @@
 
 :func:`sequence_check` yields the requests one check sends and reads their answers, as
 :func:`~airflow_provider_apollo.core.stage_check.stage_check` does for stages;
-:func:`~airflow_provider_apollo.core.lifecycle.run_steps` drives it with the sync hook,
-:func:`~airflow_provider_apollo.core.lifecycle.arun_steps` with the async hook.
+:func:`~airflow_provider_apollo.core.steps.run_steps` drives it with the sync hook,
+:func:`~airflow_provider_apollo.core.steps.arun_steps` with the async hook.
 
 Statuses come from what Apollo documents, and only from that:
 

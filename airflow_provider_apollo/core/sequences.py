@@ -2,7 +2,7 @@
 
 A sequence is given by id or by name, a mailbox by id or by email address. Resolving either is a
 generator of :class:`~airflow_provider_apollo.core.ApiRequest` (see
-:func:`~airflow_provider_apollo.core.lifecycle.run_steps`), so the sync hook, the async hook
+:func:`~airflow_provider_apollo.core.steps.run_steps`), so the sync hook, the async hook
 and tests drive the same decisions.
 """
 

@@ -1,14 +1,14 @@
 """The contact-stage check shared by the sensor and the trigger: decisions only, no I/O.
 
 :func:`stage_check` decides which requests a check sends and what their answers mean; it does no
-I/O. The sensor drives it with the sync hook (:func:`run_check`), the trigger with the async hook
-(:func:`arun_check`): one decision, two transports.
+I/O. The sensor drives it with the sync hook (:func:`~airflow_provider_apollo.core.steps.run_steps`), the trigger with the async hook
+(:func:`~airflow_provider_apollo.core.steps.arun_steps`): one decision, two transports.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,7 +18,6 @@ from airflow_provider_apollo.core.endpoints import (
     SEARCH_RESULT_CAP,
     ApiRequest,
 )
-from airflow_provider_apollo.core.lifecycle import arun_steps, run_steps
 from airflow_provider_apollo.core.paging import SearchPager, read_pagination
 from airflow_provider_apollo.exceptions import (
     ApolloArgumentError,
@@ -215,13 +214,3 @@ def _result(
         strategy=strategy,
         notes=list(notes or []),
     )
-
-
-def run_check(check: StageCheck, call: Callable[[ApiRequest], Any]) -> StageCheckResult:
-    """Drive a check with a sync transport (``ApolloHook.call``)."""
-    return run_steps(check, call)
-
-
-async def arun_check(check: StageCheck, call: Callable[[ApiRequest], Awaitable[Any]]) -> StageCheckResult:
-    """Drive a check with an async transport (``ApolloAsyncHook.call``)."""
-    return await arun_steps(check, call)

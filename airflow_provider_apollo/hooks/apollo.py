@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -69,7 +69,6 @@ from airflow_provider_apollo.core.fields import (
     needs_custom_fields,
     read_bulk_update,
 )
-from airflow_provider_apollo.core.lifecycle import run_steps
 from airflow_provider_apollo.core.lists import (
     LIST_BATCH_SIZE,
     check_list_names,
@@ -94,6 +93,7 @@ from airflow_provider_apollo.core.sequences import (
     remove_request,
     resolve_sequence,
 )
+from airflow_provider_apollo.core.steps import run_steps
 from airflow_provider_apollo.core.users import (
     check_owner,
     list_users,
@@ -523,10 +523,6 @@ class ApolloHook(ApolloBaseHook):
         # Team facts looked up once per hook: sequences by name, mailboxes, users, custom fields.
         return {"sequences": {}}
 
-    def run_steps(self, steps: Generator[ApiRequest, Any, _T]) -> _T:
-        """Drive a generator of requests from the core (a resolution, a sequence check) with this hook."""
-        return run_steps(steps, self.call)
-
     def find_sequence(self, sequence: str) -> SequenceRef:
         """
         A sequence given by id or name (case-insensitive), looked up once per hook.
@@ -536,7 +532,7 @@ class ApolloHook(ApolloBaseHook):
         found: dict[str, SequenceRef] = self._outreach_cache["sequences"]
         key = sequence.strip() if isinstance(sequence, str) else sequence
         if key not in found:
-            found[key] = self.run_steps(resolve_sequence(sequence))
+            found[key] = run_steps(resolve_sequence(sequence), self.call)
         return found[key]
 
     def list_email_accounts(self) -> list[dict[str, Any]]:
@@ -648,7 +644,7 @@ class ApolloHook(ApolloBaseHook):
     def list_users(self) -> list[dict[str, Any]]:
         """The team's users (``GET /users/search``; needs a master key), fetched once per hook."""
         if "users" not in self._outreach_cache:
-            self._outreach_cache["users"] = self.run_steps(list_users())
+            self._outreach_cache["users"] = run_steps(list_users(), self.call)
         return list(self._outreach_cache["users"])
 
     def resolve_owner_id(self, owner: str, argument: str = "owner") -> str:

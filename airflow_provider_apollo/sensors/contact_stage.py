@@ -26,10 +26,10 @@ from airflow_provider_apollo.arguments import (
 from airflow_provider_apollo.core.stage_check import (
     REQUIRE_ALL,
     StageCheckResult,
-    run_check,
     stage_check,
     validate_require,
 )
+from airflow_provider_apollo.core.steps import run_steps
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.sensors.base import ApolloCheckSensor
@@ -109,7 +109,7 @@ class ApolloContactStageSensor(ApolloCheckSensor):
         )
         self._poke_round += 1
         check = stage_check(contact_ids, stage_ids, require=self.require, probe_round=probe_round)
-        result = run_check(check, self.hook.call)
+        result = run_steps(check, self.hook.call)
         self.log.info(
             "%d of %d contacts are in stage %s (%d waiting, %d missing; %d API calls, %s)",
             len(result.done),

@@ -31,6 +31,7 @@ from airflow_provider_apollo.core.sequence_check import (
     sequence_check,
 )
 from airflow_provider_apollo.core.stage_check import validate_require
+from airflow_provider_apollo.core.steps import run_steps
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.sensors.base import ApolloCheckSensor
 
@@ -141,7 +142,7 @@ class ApolloSequenceStatusSensor(ApolloCheckSensor):
 
     def _check(self) -> SequenceCheckResult:
         contact_ids, sequence_id, sequence_name, statuses, classes = self._resolve()
-        result = self.hook.run_steps(sequence_check(contact_ids, sequence_id, statuses, classes))
+        result = run_steps(sequence_check(contact_ids, sequence_id, statuses, classes), self.hook.call)
         self.log.info(
             "Sequence %r: %s; %d waiting, %d not in the sequence, %d missing (%d API calls)",
             sequence_name,

@@ -11,10 +11,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_apollo.core.stage_check import (
     REQUIRE_ALL,
-    arun_check,
     stage_check,
     validate_require,
 )
+from airflow_provider_apollo.core.steps import arun_steps
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 from airflow_provider_apollo.triggers._waits import sleep_until_first_check, wait_for_quota_reset
@@ -88,7 +88,7 @@ class ApolloContactStageTrigger(BaseTrigger):
                         self.contact_ids, self.stage_ids, require=self.require, probe_round=round_number
                     )
                     try:
-                        result = await arun_check(check, hook.call)
+                        result = await arun_steps(check, hook.call)
                     except ApolloRateLimitError as error:
                         # An exhausted hourly or daily quota: wait for its reset (within the timeout), then check again.
                         timed_out = await wait_for_quota_reset(error, hook, self.end_time, self.log)

@@ -9,7 +9,6 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_apollo.core.lifecycle import arun_steps
 from airflow_provider_apollo.core.sequence_check import (
     REQUIRE_ALL,
     check_reply_classes,
@@ -17,6 +16,7 @@ from airflow_provider_apollo.core.sequence_check import (
     sequence_check,
 )
 from airflow_provider_apollo.core.stage_check import validate_require
+from airflow_provider_apollo.core.steps import arun_steps
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 from airflow_provider_apollo.triggers._waits import sleep_until_first_check, wait_for_quota_reset

@@ -339,7 +339,8 @@ def test_the_deferred_sensor_does_not_check_again_at_once(apollo_connection: Apo
 
 
 def test_require_any_stops_after_the_stage_search_finds_one(apollo_connection: ApolloEmulator) -> None:
-    from airflow_provider_apollo.core.stage_check import run_check, stage_check
+    from airflow_provider_apollo.core.stage_check import stage_check
+    from airflow_provider_apollo.core.steps import run_steps
 
     # The watched contact that replied is on the search's first page; 1,000 others fill ten more.
     watched = apollo_connection.seed_contacts(8, stage="Cold")
@@ -347,7 +348,7 @@ def test_require_any_stops_after_the_stage_search_finds_one(apollo_connection: A
     crowd = apollo_connection.seed_contacts(1000, stage="Replied")
     before = apollo_connection.request_count()
     hook = ApolloHook()
-    result = run_check(
+    result = run_steps(
         stage_check(watched, [apollo_connection.stage_id("Replied")], require="any"), hook.call
     )
     assert crowd and result.done == [watched[0]]

@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 import pytest
 
 from airflow_provider_apollo.core.endpoints import ApiRequest
-from airflow_provider_apollo.core.lifecycle import run_steps
 from airflow_provider_apollo.core.sequence_check import (
     MESSAGES_PER_PAGE,
     REPLY_CLASSES,
@@ -23,6 +22,7 @@ from airflow_provider_apollo.core.sequence_check import (
     message_search_request,
     sequence_check,
 )
+from airflow_provider_apollo.core.steps import run_steps
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError, ApolloSearchCapError
 
 SEQ = "seq1"

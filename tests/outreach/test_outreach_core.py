@@ -12,7 +12,6 @@ from airflow_provider_apollo.core.fields import (
     custom_fields_of,
     resolve_custom_fields,
 )
-from airflow_provider_apollo.core.lifecycle import run_steps
 from airflow_provider_apollo.core.sequence_check import (
     check_target_statuses,
     sequence_check,
@@ -25,6 +24,7 @@ from airflow_provider_apollo.core.sequences import (
     remove_request,
     resolve_sequence,
 )
+from airflow_provider_apollo.core.steps import run_steps
 from airflow_provider_apollo.core.users import match_owner
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValidationError
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_apollo.core.stage_check import arun_check, run_check, stage_check
+from airflow_provider_apollo.core.stage_check import stage_check
+from airflow_provider_apollo.core.steps import arun_steps, run_steps
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 from airflow_provider_apollo.testing import ApolloEmulator
@@ -150,12 +151,12 @@ def test_sync_and_async_transports_run_the_same_check(apollo_connection: ApolloE
     apollo_connection.delete_contacts(ids[-1])
     stage_ids = [apollo_connection.stage_id("Replied")]
 
-    sync_result = run_check(stage_check(ids, stage_ids, probe_round=1), ApolloHook().call)
+    sync_result = run_steps(stage_check(ids, stage_ids, probe_round=1), ApolloHook().call)
     sync_requests = [(r.method, r.path) for r in apollo_connection.requests]
 
     async def drive() -> Any:
         async with ApolloAsyncHook() as hook:
-            return await arun_check(stage_check(ids, stage_ids, probe_round=1), hook.call)
+            return await arun_steps(stage_check(ids, stage_ids, probe_round=1), hook.call)
 
     async_result = asyncio.run(drive())
     async_requests = [(r.method, r.path) for r in apollo_connection.requests][len(sync_requests) :]

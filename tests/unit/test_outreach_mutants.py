@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_apollo.core.endpoints import ApiRequest
-from airflow_provider_apollo.core.lifecycle import run_steps
 from airflow_provider_apollo.core.lists import check_list_names, list_membership_request, read_list_answer
 from airflow_provider_apollo.core.sequence_check import (
     SequenceCheckResult,
@@ -35,6 +34,7 @@ from airflow_provider_apollo.core.sequences import (
     resolve_sequence,
     sequence_search_request,
 )
+from airflow_provider_apollo.core.steps import run_steps
 from airflow_provider_apollo.core.users import (
     check_owner,
     list_users,

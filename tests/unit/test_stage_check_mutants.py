@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_apollo.core.endpoints import PATH_CONTACT, PATH_SEARCH, ApiRequest
-from airflow_provider_apollo.core.stage_check import run_check, stage_check
+from airflow_provider_apollo.core.stage_check import stage_check
+from airflow_provider_apollo.core.steps import run_steps
 from airflow_provider_apollo.exceptions import ApolloNotFoundError, ApolloValidationError
 
 
@@ -50,7 +51,7 @@ class Apollo:
 
 def test_a_few_contacts_are_each_read_with_a_get_on_the_contact_endpoint() -> None:
     apollo = Apollo({"a": "s1", "b": "s2"})
-    result = run_check(stage_check(["a", "b"], ["s1"]), apollo)
+    result = run_steps(stage_check(["a", "b"], ["s1"]), apollo)
     assert [(r.method, r.path, r.endpoint) for r in apollo.requests] == [
         ("GET", "/contacts/a", PATH_CONTACT),
         ("GET", "/contacts/b", PATH_CONTACT),
@@ -64,7 +65,7 @@ def test_a_few_contacts_are_each_read_with_a_get_on_the_contact_endpoint() -> No
 def test_exactly_per_contact_max_contacts_are_still_read_one_by_one() -> None:
     ids = [f"c{n}" for n in range(5)]
     apollo = Apollo({i: "s1" for i in ids})
-    result = run_check(stage_check(ids, ["s1"], per_contact_max=5), apollo)
+    result = run_steps(stage_check(ids, ["s1"], per_contact_max=5), apollo)
     assert result.strategy == "get"
     assert result.calls == len(apollo.requests) == 5
     assert all(r.method == "GET" for r in apollo.requests)
@@ -73,14 +74,14 @@ def test_exactly_per_contact_max_contacts_are_still_read_one_by_one() -> None:
 @pytest.mark.parametrize("status", [404, 422])
 def test_a_contact_apollo_does_not_know_is_missing_on_404_or_422(status: int) -> None:
     apollo = Apollo({"a": "s1"}, gone_status=status)
-    result = run_check(stage_check(["a", "gone"], ["s1"]), apollo)
+    result = run_steps(stage_check(["a", "gone"], ["s1"]), apollo)
     assert (result.done, result.missing, result.waiting) == (["a"], ["gone"], [])
 
 
 @pytest.mark.parametrize("body", [None, [], "text", {"contact": None}, {"contact": "x"}])
 def test_a_get_answer_without_a_contact_object_leaves_the_contact_waiting(body: Any) -> None:
     apollo = Apollo({"a": "s1"}, bodies={"odd": body})
-    result = run_check(stage_check(["a", "odd"], ["s1"]), apollo)
+    result = run_steps(stage_check(["a", "odd"], ["s1"]), apollo)
     assert (result.done, result.waiting, result.missing) == (["a"], ["odd"], [])
 
 
@@ -90,7 +91,7 @@ def test_a_search_check_counts_its_calls_from_zero_and_probes_the_first_slice_by
     # (default) probe round GETs c02..c06: c02 is deleted, the rest wait in another stage.
     stages = {i: "s2" for i in ids[3:]} | {"c00": "s1", "c01": "s1"}
     apollo = Apollo(stages)
-    result = run_check(stage_check(ids, ["s1"]), apollo)
+    result = run_steps(stage_check(ids, ["s1"]), apollo)
     assert result.strategy == "search"
     assert [r.path.rsplit("/", 1)[-1] for r in apollo.requests[1:]] == ["c02", "c03", "c04", "c05", "c06"]
     assert result.calls == len(apollo.requests) == 6
@@ -110,7 +111,7 @@ def test_a_search_past_apollos_cap_says_so_in_the_notes() -> None:
             }
         return {"contact": {"id": request.path.rsplit("/", 1)[-1], "contact_stage_id": "s1"}}
 
-    result = run_check(stage_check(ids, ["s1"]), apollo)
+    result = run_steps(stage_check(ids, ["s1"]), apollo)
     assert result.strategy == "search+get"
     assert result.done == ids
     assert result.calls == 8
@@ -153,7 +154,7 @@ WATCHED = [f"w{n}" for n in range(6)]
 def test_paging_goes_on_while_the_pages_left_cost_no_more_than_a_get_per_remaining_contact() -> None:
     # After page 1, 3 pages are left for 4 contacts; after page 2, 2 pages for 2: keep paging.
     call, requests = _paged_search([WATCHED[:2], WATCHED[2:4], WATCHED[4:], []])
-    result = run_check(stage_check(WATCHED, ["s1"]), call)
+    result = run_steps(stage_check(WATCHED, ["s1"]), call)
     assert [r.json_body["page"] for r in requests] == [1, 2, 3]
     assert (result.strategy, result.calls, result.done, result.notes) == ("search", 3, WATCHED, [])
 
@@ -161,7 +162,7 @@ def test_paging_goes_on_while_the_pages_left_cost_no_more_than_a_get_per_remaini
 def test_paging_stops_for_gets_when_more_pages_are_left_than_contacts_to_find() -> None:
     # After page 1, 5 pages are left for 3 contacts: GET the 3 instead.
     call, requests = _paged_search([WATCHED[:3], [], [], [], [], WATCHED[3:]])
-    result = run_check(stage_check(WATCHED, ["s1"]), call)
+    result = run_steps(stage_check(WATCHED, ["s1"]), call)
     assert [r.path for r in requests] == [PATH_SEARCH] + [f"/contacts/{i}" for i in WATCHED[3:]]
     assert (result.strategy, result.calls, result.done) == ("search+get", 4, WATCHED)
     assert result.notes == ["5 more search pages cost more than one GET per remaining contact"]
@@ -169,14 +170,14 @@ def test_paging_stops_for_gets_when_more_pages_are_left_than_contacts_to_find() 
 
 def test_a_search_of_exactly_apollos_cap_is_read_as_a_search() -> None:
     call, requests = _paged_search([WATCHED] + [[] for _ in range(499)], total_entries=50_000)
-    result = run_check(stage_check(WATCHED, ["s1"]), call)
+    result = run_steps(stage_check(WATCHED, ["s1"]), call)
     assert len(requests) == 1
     assert (result.strategy, result.calls, result.done, result.notes) == ("search", 1, WATCHED, [])
 
 
 def test_under_any_a_whole_search_with_one_contact_done_sends_no_probes() -> None:
     call, requests = _paged_search([WATCHED[:1]])
-    result = run_check(stage_check(WATCHED, ["s1"], require="any"), call)
+    result = run_steps(stage_check(WATCHED, ["s1"], require="any"), call)
     assert [r.path for r in requests] == [PATH_SEARCH]
     assert (result.strategy, result.calls, result.done, result.missing) == ("search", 1, ["w0"], [])
     assert result.waiting == WATCHED[1:]
@@ -186,7 +187,7 @@ def test_under_any_a_whole_search_with_one_contact_done_sends_no_probes() -> Non
 def test_a_search_past_the_cap_that_finds_enough_keeps_its_note(require: str) -> None:
     found = WATCHED if require == "all" else WATCHED[:2]
     call, requests = _paged_search([found] + [[] for _ in range(599)], total_entries=60_000)
-    result = run_check(stage_check(WATCHED, ["s1"], require=require), call)
+    result = run_steps(stage_check(WATCHED, ["s1"], require=require), call)
     assert len(requests) == 1
     assert (result.strategy, result.done) == ("search", found)
     assert len(result.notes) == 1 and "60,000 contacts" in result.notes[0]
