@@ -21,7 +21,7 @@ export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL := 5
 # compiles Airflow from source (seconds per process), so tests and the demo turn it off.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install airflow-db browser postgres lint test test-floor e2e demo bench docs dist clean mutation
+.PHONY: install airflow-db browser postgres redis lint test test-floor e2e demo bench docs dist clean mutation
 
 install: $(STAMP)
 
@@ -45,11 +45,18 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
-# PostgreSQL for the warehouse tests (tests/warehouse start their own server with initdb on a free
+# PostgreSQL for the warehouse tests (the warehouse tests in tests/transfers start their own server with initdb on a free
 # loopback port and stop it at the end): Debian's server package, installed when initdb is missing.
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
+# Redis for the CeleryExecutor e2e test (tests/e2e/test_quota_celery.py starts its own server on a
+# free loopback port, without persistence, and stops it at the end): Debian's server package,
+# installed when redis-server is missing.
+redis:
+	@command -v redis-server >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -62,7 +69,7 @@ docs: $(STAMP)
 
 # Two workers on CI's two cores; each worker has its own copy of the metadata DB (tests/conftest.py).
 PYTEST_WORKERS ?= 2
-test: postgres
+test: postgres redis
 test: lint docs airflow-db browser test-floor dist
 	$(BIN)/pytest -p no:cacheprovider -ra -n $(PYTEST_WORKERS) --durations=15
 
@@ -126,7 +133,7 @@ dist: $(STAMP)
 	cd $(DIST_CHECK) && AIRFLOW_HOME=$(DIST_CHECK)/home AIRFLOW__CORE__DAGS_FOLDER=$(DIST_CHECK)/home/dags \
 		$(DIST_CHECK)/venv/bin/python $(CURDIR)/.ci/smoke_dist.py
 
-e2e: airflow-db browser
+e2e: airflow-db browser redis
 	$(BIN)/pytest -p no:cacheprovider -ra -m e2e
 
 demo: airflow-db

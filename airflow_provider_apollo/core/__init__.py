@@ -46,12 +46,23 @@ from airflow_provider_apollo.core.contacts import (
 )
 from airflow_provider_apollo.core.endpoints import (
     BULK_CREATE_MAX,
+    BULK_UPDATE_MAX,
+    BULK_UPDATE_SYNC_MAX,
     ID_BATCH_SIZE,
+    LIST_BATCH_SIZE,
     PATH_BULK_CREATE,
+    PATH_BULK_UPDATE,
     PATH_CONTACT,
     PATH_CONTACTS,
+    PATH_EMAIL_ACCOUNTS,
+    PATH_FIELDS,
     PATH_HEALTH,
+    PATH_LABELS_ADD,
+    PATH_LABELS_REMOVE,
     PATH_SEARCH,
+    PATH_SEQUENCE_ADD,
+    PATH_SEQUENCE_REMOVE,
+    PATH_SEQUENCE_SEARCH,
     PATH_STAGES,
     PATH_UPDATE_OWNERS,
     PATH_UPDATE_STAGES,
@@ -70,14 +81,7 @@ from airflow_provider_apollo.core.export import (
     ExportPlan,
     parse_time_bound,
 )
-from airflow_provider_apollo.core.fields import (
-    BULK_UPDATE_MAX,
-    BULK_UPDATE_SYNC_MAX,
-    PATH_BULK_UPDATE,
-    PATH_FIELDS,
-    CustomField,
-    resolve_custom_fields,
-)
+from airflow_provider_apollo.core.fields import CustomField, resolve_custom_fields
 from airflow_provider_apollo.core.health import (
     EXAMPLE_BASE_URL,
     HEALTH_POLICY,
@@ -87,19 +91,26 @@ from airflow_provider_apollo.core.health import (
     health_result,
 )
 from airflow_provider_apollo.core.lifecycle import (
+    MAX_CONCURRENT_REQUESTS,
     PACING_LOG_THRESHOLD,
     Answered,
+    Concurrently,
+    Emit,
     Lifecycle,
     NoAnswer,
     Outcome,
     Send,
     Sleep,
+    Steps,
     adrive,
+    aiter_steps,
+    arun_steps,
     drive,
+    iter_steps,
     no_answer,
     request_lifecycle,
+    run_steps,
 )
-from airflow_provider_apollo.core.lists import LIST_BATCH_SIZE, PATH_LABELS_ADD, PATH_LABELS_REMOVE
 from airflow_provider_apollo.core.paging import (
     Pagination,
     SearchPager,
@@ -148,17 +159,7 @@ from airflow_provider_apollo.core.sequence_check import (
     SequenceCheckResult,
     sequence_check,
 )
-from airflow_provider_apollo.core.sequences import (
-    ENROLLMENT_FLAGS,
-    PATH_EMAIL_ACCOUNTS,
-    PATH_SEQUENCE_ADD,
-    PATH_SEQUENCE_REMOVE,
-    PATH_SEQUENCE_SEARCH,
-    SEQUENCE_BATCH_SIZE,
-    EnrollmentResult,
-    Mailbox,
-    SequenceRef,
-)
+from airflow_provider_apollo.core.sequences import ENROLLMENT_FLAGS, EnrollmentResult, Mailbox, SequenceRef
 from airflow_provider_apollo.core.stage_check import (
     MISSING_PROBES_PER_CHECK,
     PER_CONTACT_CHECK_MAX,
@@ -183,16 +184,6 @@ from airflow_provider_apollo.core.stats import (
     NO_ANSWER,
     RequestStats,
     StatsSnapshot,
-)
-from airflow_provider_apollo.core.steps import (
-    MAX_CONCURRENT_REQUESTS,
-    Concurrently,
-    Emit,
-    Steps,
-    aiter_steps,
-    arun_steps,
-    iter_steps,
-    run_steps,
 )
 from airflow_provider_apollo.core.validation import (
     check_contact,
@@ -223,7 +214,6 @@ __all__ = [
     "PATH_SEQUENCE_ADD",
     "PATH_SEQUENCE_REMOVE",
     "PATH_SEQUENCE_SEARCH",
-    "SEQUENCE_BATCH_SIZE",
     "SEQUENCE_STATUSES",
     "REPLY_CLASSES",
     "SequenceCheckResult",

@@ -6,7 +6,8 @@ from collections import defaultdict, deque
 from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
-from airflow_provider_apollo.core.endpoints import ApiRequest, get_contact_request
+from airflow_provider_apollo.core.endpoints import PATH_CONTACT, ApiRequest, contact_path, get_contact_request
+from airflow_provider_apollo.core.validation import check_fields, validate_contact_ids
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloNotFoundError, ApolloValidationError
 
 # What read_contact returns for a contact Apollo says does not exist.
@@ -22,6 +23,14 @@ def read_contact(contact_id: str) -> Generator[ApiRequest, Any, Any]:
         if error.status_code in (404, 422):
             return MISSING
         raise
+
+
+def update_contact_request(contact_id: Any, fields: Any) -> ApiRequest:
+    """``PATCH /contacts/{id}`` with the fields to set (``label_names`` replaces the contact's lists)."""
+    contact_id = validate_contact_ids([contact_id], "contact_id")[0]
+    return ApiRequest(
+        "PATCH", contact_path(contact_id), json_body=check_fields(fields), endpoint=PATH_CONTACT
+    )
 
 
 def order_bulk_result(

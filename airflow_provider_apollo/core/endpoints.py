@@ -7,22 +7,42 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-# Apollo's documented and working limits: one fact, one place.
+# Apollo's documented and working limits: one fact, one name, one place.
+# Every paged endpoint (contact search, sequence search, users, messages) gives at most 100 a page.
 SEARCH_PER_PAGE_MAX = 100
+# A search shows at most 50,000 records (500 pages of 100), however many match.
 SEARCH_RESULT_CAP = 50_000
+# POST /contacts/bulk_create takes at most 100 contacts.
 BULK_CREATE_MAX = 100
-# update_stages / update_owners take ids as query parameters; 100 ids keep URLs near 4 KB.
+# Ids sent as query parameters (update_stages, update_owners, add_contact_ids,
+# remove_or_stop_contact_ids): Apollo documents no maximum; 100 ids keep a URL near 4 KB.
 ID_BATCH_SIZE = 100
+# POST /contacts/bulk_update: up to 100 answered with the contacts, up to 1,000 as a background job.
+BULK_UPDATE_SYNC_MAX = 100
+BULK_UPDATE_MAX = 1000
+# Lists: Apollo documents no maximum; a synchronous call must finish within its 5-minute timeout,
+# and 1,000 ids (bulk update's documented maximum) keep each call well inside it.
+LIST_BATCH_SIZE = 1000
 
-# Endpoint paths, relative to the base URL.
+# Endpoint paths, relative to the base URL: every path the provider sends, here and nowhere else.
+PATH_HEALTH = "/auth/health"
 PATH_CONTACTS = "/contacts"
-PATH_BULK_CREATE = "/contacts/bulk_create"
-PATH_SEARCH = "/contacts/search"
 PATH_CONTACT = "/contacts/{contact_id}"
-PATH_STAGES = "/contact_stages"
+PATH_BULK_CREATE = "/contacts/bulk_create"
+PATH_BULK_UPDATE = "/contacts/bulk_update"
+PATH_SEARCH = "/contacts/search"
 PATH_UPDATE_STAGES = "/contacts/update_stages"
 PATH_UPDATE_OWNERS = "/contacts/update_owners"
-PATH_HEALTH = "/auth/health"
+PATH_STAGES = "/contact_stages"
+PATH_FIELDS = "/fields"
+PATH_LABELS_ADD = "/labels/add_entity_ids_to_label_names"
+PATH_LABELS_REMOVE = "/labels/remove_entity_ids_from_label_names"
+PATH_USERS_SEARCH = "/users/search"
+PATH_EMAIL_ACCOUNTS = "/email_accounts"
+PATH_SEQUENCE_SEARCH = "/emailer_campaigns/search"
+PATH_SEQUENCE_ADD = "/emailer_campaigns/{sequence_id}/add_contact_ids"
+PATH_SEQUENCE_REMOVE = "/emailer_campaigns/remove_or_stop_contact_ids"
+PATH_MESSAGE_SEARCH = "/emailer_messages/search"
 
 SEARCH_SORT_FIELDS = (
     "contact_last_activity_date",

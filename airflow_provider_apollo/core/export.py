@@ -4,9 +4,10 @@ An export of every contact a search matches is more than one search: above Apoll
 cap it is split into one search per contact stage; an incremental export reads newest-updated first
 and keeps only the contacts updated in ``[updated_since, updated_before)``; contacts that shift
 between pages or change stage between slices are handed out once. :class:`ExportPlan` decides all
-of that without moving a byte itself: it drives any object with the hook's public paging methods
-(:class:`ContactSource`) and yields pages of contacts to write. Its position is one small JSON value
-(:class:`ExportCursor`, from :meth:`ExportPlan.state`) that a new plan can start from.
+of that without moving a byte: :meth:`ExportPlan.steps` is a step generator (see
+:mod:`~airflow_provider_apollo.core.lifecycle`) that yields the search, count and stage-list requests
+and emits lists of contacts to write; a hook's transport drives it. Its position is one small JSON
+value (:class:`ExportCursor`, from :meth:`ExportPlan.state`) that a new plan can start from.
 
 Which file format an export writes, given or named by its key's suffix, is decided here too
 (:func:`export_file_format`), without I/O.
@@ -19,12 +20,22 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from airflow_provider_apollo.core.endpoints import SEARCH_PER_PAGE_MAX, SEARCH_RESULT_CAP
-from airflow_provider_apollo.core.stages import needs_stage_names, resolve_stage_filters, stage_name
+from airflow_provider_apollo.core.lifecycle import Emit, Steps
+from airflow_provider_apollo.core.lookups import TeamLookups
+from airflow_provider_apollo.core.paging import (
+    MAX_SEARCH_CONCURRENCY,
+    SearchPage,
+    SearchPager,
+    count_contacts,
+    search_filters,
+    validate_search,
+)
+from airflow_provider_apollo.core.stages import stage_name
 from airflow_provider_apollo.core.validation import check_int_range
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloSearchCapError
 
@@ -46,37 +57,6 @@ FORMAT_SUFFIXES: dict[str, str] = {
 COMPRESSION_SUFFIXES = (".gz", ".gzip")
 # The format of a key whose suffix names none (``contacts``, ``contacts.txt``).
 DEFAULT_FILE_FORMAT = "jsonl"
-
-
-class SearchPageLike(Protocol):
-    """One page of a search, as the hook's ``search_contact_pages`` yields it."""
-
-    @property
-    def page(self) -> int: ...
-    @property
-    def total_pages(self) -> int: ...
-    @property
-    def total_entries(self) -> int: ...
-    @property
-    def contacts(self) -> list[dict[str, Any]]: ...
-
-
-class ContactSource(Protocol):
-    """What the plan needs from a hook: its public paging methods (``ApolloHook`` is one)."""
-
-    def search_contact_pages(
-        self,
-        filters: dict[str, Any] | None = ...,
-        *,
-        per_page: int = ...,
-        max_records: int | None = ...,
-        concurrency: int = ...,
-        start_page: int = ...,
-    ) -> Iterator[Any]: ...
-
-    def count_contacts(self, filters: dict[str, Any] | None = ...) -> int: ...
-
-    def list_contact_stages(self) -> list[dict[str, Any]]: ...
 
 
 # --------------------------------------------------------------------------- time bounds
@@ -285,11 +265,12 @@ class _BoundNotReached(Exception):
 
 class ExportPlan:
     """
-    Every contact a search matches, as pages to write, read through a hook's public paging methods.
+    Every contact a search matches, as lists to write: the decisions of an export, without I/O.
 
-    Iterate over the plan for lists of contacts, in export order, each contact once. After writing
-    a list, :meth:`state` is where the export stands; ``ExportPlan(..., cursor=state)`` goes on from
-    there. The plan:
+    Drive :meth:`steps` with a hook's transport (``ApolloHook.export_contacts(plan)``, or
+    ``iter_steps(plan.steps(), hook.call)``) for lists of contacts, in export order, each contact
+    once. After writing a list, :meth:`state` is where the export stands;
+    ``ExportPlan(..., cursor=state)`` goes on from there. The plan:
 
     - reads the search whole when it matches at most 50,000 contacts, else one search per contact
       stage (``slice_by_stage``), checking that every slice is within the cap and that the slices
@@ -298,15 +279,16 @@ class ExportPlan:
       updated at or after ``updated_before`` and stops at the first one updated before
       ``updated_since``;
     - resolves stage names (``search={"contact_stages": [...]}``) once, before any search;
+    - asks for up to ``concurrency`` pages at once after a search's first;
     - logs progress every ``log_every_pages`` pages.
 
-    :param source: the hook (anything with ``search_contact_pages``, ``count_contacts`` and
-        ``list_contact_stages``).
+    The search and bounds are checked when the plan is built, before any request.
+
     :param search: Apollo search filters; ``contact_stages`` may name stages.
     :param updated_since: only contacts updated at or after this time (ISO 8601 string or datetime).
     :param updated_before: only contacts updated before this time (exclusive).
     :param max_records: hand out at most this many contacts.
-    :param concurrency: search pages fetched at once (1 to 8).
+    :param concurrency: search pages asked for at once (1 to 8).
     :param slice_by_stage: split a search above the cap by contact stage; ``False`` fails instead.
     :param log_every_pages: log progress every this many pages.
     :param log: where progress goes (an operator's ``self.log``); this module's logger by default.
@@ -322,7 +304,6 @@ class ExportPlan:
 
     def __init__(
         self,
-        source: ContactSource,
         search: Mapping[str, Any] | None = None,
         *,
         updated_since: Any = None,
@@ -349,7 +330,7 @@ class ExportPlan:
                 f"max_records must be a non-negative integer or None, got {max_records!r}."
             )
         check_int_range(log_every_pages, "log_every_pages", 1, 1_000_000)
-        self.source = source
+        self.concurrency = check_int_range(concurrency, "concurrency", 1, MAX_SEARCH_CONCURRENCY)
         self.since = parse_time_bound(updated_since, "updated_since")
         self.before = parse_time_bound(updated_before, "updated_before")
         if self.since is not None and self.before is not None and self.before <= self.since:
@@ -357,9 +338,8 @@ class ExportPlan:
                 f"updated_before must be later than updated_since: got updated_since={self.since.isoformat()}, "
                 f"updated_before={self.before.isoformat()}."
             )
-        self.filters = self._sorted_filters(dict(search))
+        self.filters = validate_search(self._sorted_filters(dict(search)), SEARCH_PER_PAGE_MAX, None)
         self.max_records = max_records
-        self.concurrency = concurrency
         self.slice_by_stage = slice_by_stage
         self.log_every_pages = log_every_pages
         self.log = log if log is not None else logging.getLogger(__name__)
@@ -376,7 +356,7 @@ class ExportPlan:
         self._seen: set[str] = set(seen_ids)
         self.on_total = on_total
         self._started = time.monotonic()
-        self._iterating = False
+        self._driven = False
 
     # ------------------------------------------------------------------ public
 
@@ -401,11 +381,19 @@ class ExportPlan:
         """Where the export stands, as a small JSON value: pass it as ``cursor=`` to go on from here."""
         return self.cursor.to_json()
 
-    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
-        if self._iterating:
-            raise RuntimeError("an ExportPlan is iterated once; build a new one from its state() to resume.")
-        self._iterating = True
-        return self._batches()
+    def steps(self, lookups: TeamLookups | None = None) -> Steps[None]:
+        """
+        The export as a step generator: it yields requests and emits lists of contacts to write.
+
+        Driven once; build a new plan from :meth:`state` to resume.
+
+        :param lookups: the hook's team facts, so the stage list is asked for once per hook (and
+            not at all when the hook knows it); without them, once per run.
+        """
+        if self._driven:
+            raise RuntimeError("an ExportPlan is driven once; build a new one from its state() to resume.")
+        self._driven = True
+        return self._batches(lookups if lookups is not None else TeamLookups())
 
     # ------------------------------------------------------------------ arguments
 
@@ -429,22 +417,20 @@ class ExportPlan:
 
     # ------------------------------------------------------------------ reading
 
-    def _batches(self) -> Iterator[list[dict[str, Any]]]:
+    def _batches(self, lookups: TeamLookups) -> Steps[None]:
         cursor = self.cursor
         if cursor.done:
             return
-        filters = self.filters
-        if needs_stage_names(filters):
-            # Once per run, before any search: an unknown name fails here, listing the known ones.
-            filters = resolve_stage_filters(filters, self.source.list_contact_stages())
+        # Once per run, before any search: an unknown stage name fails here, listing the known ones.
+        filters = yield from search_filters(self.filters, lookups=lookups)
         if cursor.slices is None:
             whole = _Slice("the search", filters)
             try:
-                yield from self._read(whole, whole=True)
+                yield from self._read(whole)
                 cursor.done = True
                 return
             except ApolloSearchCapError as error:
-                # Raised by the hook before its first record: nothing of this search was handed out.
+                # Raised on the search's first page, before any contact: nothing of it was handed out.
                 if not self.slice_by_stage:
                     raise ApolloSearchCapError(
                         f"{error} (slice_by_stage=False, so the export does not split it.)",
@@ -457,10 +443,10 @@ class ExportPlan:
                 if not self.slice_by_stage:
                     raise self._bound_error(whole, reached.total_entries) from None
                 total = reached.total_entries
-            cursor.slices = self._stage_slices(filters, total)
+            cursor.slices = yield from self._stage_slices(filters, total, lookups)
             cursor.total_entries = total
             cursor.slice_index, cursor.page, cursor.last_page_ids = 0, 1, []
-        stages = self.source.list_contact_stages()
+        stages = yield from lookups.stages()
         while cursor.slice_index < len(cursor.slices):
             if self._limit_reached():
                 break
@@ -469,14 +455,14 @@ class ExportPlan:
                 f"stage {stage_name(stages, stage_id)!r}", {**filters, "contact_stage_ids": [stage_id]}
             )
             try:
-                yield from self._read(stage_slice, whole=False)
+                yield from self._read(stage_slice)
             except _BoundNotReached as reached:
                 raise self._bound_error(stage_slice, reached.total_entries) from None
             cursor.slice_index += 1
             cursor.page, cursor.last_page_ids = 1, []
         cursor.done = True
 
-    def _stage_slices(self, filters: dict[str, Any], total: int) -> list[str]:
+    def _stage_slices(self, filters: dict[str, Any], total: int, lookups: TeamLookups) -> Steps[list[str]]:
         """
         The stage ids to read one search each; checks that each is within the cap and that they add up.
 
@@ -484,7 +470,7 @@ class ExportPlan:
         shortfall (contacts without a stage, or a stage id the user gave that does not exist) would
         lose records, and fails instead.
         """
-        stages = self.source.list_contact_stages()
+        stages = yield from lookups.stages()
         stage_ids = [str(stage["id"]) for stage in stages]
         wanted = filters.get("contact_stage_ids")
         if wanted:
@@ -499,7 +485,7 @@ class ExportPlan:
         )
         counts: list[tuple[str, str, int]] = []
         for stage_id in stage_ids:
-            count = self.source.count_contacts({**filters, "contact_stage_ids": [stage_id]})
+            count = yield from count_contacts({**filters, "contact_stage_ids": [stage_id]})
             counts.append((stage_id, stage_name(stages, stage_id), count))
         too_big = [(name, count) for _, name, count in counts if count > SEARCH_RESULT_CAP]
         # An incremental read stops early, so a stage above the cap may still be read: checked as it goes.
@@ -556,7 +542,7 @@ class ExportPlan:
     def _limit_reached(self) -> bool:
         return self.max_records is not None and self.cursor.written >= self.max_records
 
-    def _read(self, search_slice: _Slice, *, whole: bool) -> Iterator[list[dict[str, Any]]]:
+    def _read(self, search_slice: _Slice) -> Steps[None]:
         """One search from the cursor's page on; the cursor moves as each page is handed out."""
         cursor = self.cursor
         # A resumed read starts one page early: records that shifted back while the job waited are
@@ -574,20 +560,18 @@ class ExportPlan:
             # Contacts updated at or after updated_before are read and skipped, so only this plan
             # knows when max_records is reached: it stops the search itself (_limit_reached).
             limit = max(0, SEARCH_RESULT_CAP - (start_page - 1) * SEARCH_PER_PAGE_MAX)
-        paging: dict[str, Any] = {"per_page": SEARCH_PER_PAGE_MAX, "max_records": limit}
-        paging["concurrency"] = self.concurrency
-        if start_page > 1:
-            paging["start_page"] = start_page
-        pages = self.source.search_contact_pages(search_slice.filters, **paging)
-        last_page: SearchPageLike | None = None
-        reached_since = False
-        try:
-            for page in pages:
+        pager = SearchPager(
+            search_slice.filters, per_page=SEARCH_PER_PAGE_MAX, max_records=limit, start_page=start_page
+        )
+        last_page: SearchPage | None = None
+        reached_since = stop = False
+        while not stop and (step := pager.next_step(self.concurrency)) is not None:
+            for page in pager.read(step, (yield step)):
                 if last_page is None and not resumed:
                     if self.bounded:
-                        self._check_bound_within_cap(search_slice, page)
-                    elif whole:
-                        # Before this page is handed out and before the next is requested.
+                        yield from self._check_bound_within_cap(search_slice, page)
+                    elif cursor.slices is None:
+                        # Before this page is handed out and before the next is asked for.
                         self._report_total(page.total_entries)
                 last_page = page
                 fresh, reached_since = self._fresh_contacts(page.contacts)
@@ -601,13 +585,11 @@ class ExportPlan:
                 if cursor.pages_read % self.log_every_pages == 0:
                     self._log_progress(search_slice, page)
                 if fresh:
-                    yield fresh
+                    yield Emit(fresh)
                 if reached_since or self._limit_reached():
+                    # Pages asked for with this one are dropped: the read ends here.
+                    stop = True
                     break
-        finally:
-            close = getattr(pages, "close", None)
-            if close is not None:
-                close()  # cancels pages still being fetched ahead
         # Every page Apollo serves was read without meeting updated_since: if the search matches
         # more than the cap, the older contacts (possibly still within the bounds) are hidden.
         if (
@@ -626,7 +608,7 @@ class ExportPlan:
                 cursor.written,
             )
 
-    def _check_bound_within_cap(self, search_slice: _Slice, first: SearchPageLike) -> None:
+    def _check_bound_within_cap(self, search_slice: _Slice, first: SearchPage) -> Steps[None]:
         """
         On a bounded search's first page, whether ``updated_since`` lies within the cap.
 
@@ -640,19 +622,14 @@ class ExportPlan:
             return  # a deliberate partial read: only the first records are wanted
         if self.since is None:
             raise _BoundNotReached(first.total_entries)
-        probe = self.source.search_contact_pages(
+        probe = SearchPager(
             search_slice.filters,
             per_page=SEARCH_PER_PAGE_MAX,
             max_records=SEARCH_PER_PAGE_MAX,
             start_page=LAST_REACHABLE_PAGE,
         )
-        try:
-            last = next(iter(probe), None)
-        finally:
-            close = getattr(probe, "close", None)
-            if close is not None:
-                close()
-        times = [parse_timestamp(c.get("updated_at")) for c in (last.contacts if last else [])]
+        last = probe.accept((yield probe.request_for(LAST_REACHABLE_PAGE)))
+        times = [parse_timestamp(contact.get("updated_at")) for contact in last]
         oldest = min((t for t in times if t is not None), default=None)
         if oldest is not None and oldest >= self.since:
             raise _BoundNotReached(first.total_entries)
@@ -676,7 +653,7 @@ class ExportPlan:
             fresh.append(contact)
         return fresh, False
 
-    def _log_progress(self, search_slice: _Slice, page: SearchPageLike) -> None:
+    def _log_progress(self, search_slice: _Slice, page: SearchPage) -> None:
         elapsed = max(time.monotonic() - self._started, 1e-9)
         self.log.info(
             "Export progress: %d contacts so far, page %d of %d of %s (%s contacts), %.0f records/s",

@@ -14,20 +14,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_apollo.core.endpoints import ApiRequest
+from airflow_provider_apollo.core.endpoints import PATH_BULK_UPDATE, PATH_FIELDS, ApiRequest
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError
 
-PATH_FIELDS = "/fields"
-PATH_BULK_UPDATE = "/contacts/bulk_update"
 # The key users write custom values under, beside Apollo's own ``typed_custom_fields``.
 CUSTOM_FIELDS_KEY = "custom_fields"
 TYPED_CUSTOM_FIELDS = "typed_custom_fields"
 
-# Bulk update: at most 1,000 contacts a call (more: 422); up to 100 answer with the updated
-# contacts, more are done in the background (the answer is a job). 100 a call by default, so each
-# batch's answer confirms what changed; up to 1,000 on request.
-BULK_UPDATE_MAX = 1000
-BULK_UPDATE_SYNC_MAX = 100
 # The contact fields bulk update takes (its reference lists these, per contact and shared).
 BULK_UPDATE_FIELDS = (
     "first_name",

@@ -1,14 +1,33 @@
-"""The request lifecycle: pace, send, classify what happened, map the error, decide the retry.
+"""How a request, and work of many requests, goes from a decision to the wire.
 
-One generator decides everything about a request; a transport only moves bytes. The generator
-yields :class:`Sleep` ("wait this long") and :class:`Send` ("send this request now"); after a
-``Send`` the transport sends back what happened: :class:`Answered` with the response, or
-:class:`NoAnswer` built by :func:`no_answer` from the exception it caught. The generator returns
-the JSON body or raises the ``ApolloApiError`` the caller should see. :func:`drive` and
-:func:`adrive` run it with a blocking and an async transport::
+**One request.** One generator decides everything about a request; a transport only moves bytes.
+:func:`request_lifecycle` yields :class:`Sleep` ("wait this long") and :class:`Send` ("send this
+request now"); after a ``Send`` the transport sends back what happened: :class:`Answered` with the
+response, or :class:`NoAnswer` built by :func:`no_answer` from the exception it caught. The
+generator returns the JSON body or raises the ``ApolloApiError`` the caller should see.
+:func:`drive` and :func:`adrive` run it with a blocking and an async transport (a hook's ``call``)::
 
     body = drive(request_lifecycle(request, ...), transmit=send_with_requests)
     body = await adrive(request_lifecycle(request, ...), transmit=send_with_aiohttp)
+
+**Many requests.** Every operation that needs more than one request (an enrollment, batched stage
+updates, an export's paging, an upsert's bisection, a sensor's check, a name look-up) is written
+once in the core as a step generator. It decides and never touches the network. It yields:
+
+- an :class:`~airflow_provider_apollo.core.endpoints.ApiRequest`: the driver sends it through the
+  hook's ``call`` and sends the JSON body back in, or throws the ``ApolloApiError`` in, so the
+  generator can handle it (a 403 reworded, a batch sent again without its deleted contacts) or
+  let it propagate;
+- :class:`Concurrently`: requests wanted in flight at once (an export's pages); it receives a list,
+  in the same order, of bodies or ``ApolloApiError`` instances (not thrown: the generator decides);
+- :class:`Emit`: a value for the caller (a page of contacts to write); it receives ``None``.
+
+Its return value is the operation's result. One driver per transport runs every step generator:
+:func:`iter_steps` (blocking; a lazy iterator of what is emitted) and :func:`run_steps` (its return
+value), :func:`aiter_steps` and :func:`arun_steps` for an event loop::
+
+    result = run_steps(operations.add_to_sequence(...), hook.call)
+    result = await arun_steps(operations.add_to_sequence(...), async_hook.call)
 """
 
 from __future__ import annotations
@@ -17,9 +36,10 @@ import asyncio
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_provider_apollo.core.config import ApolloConfig
 from airflow_provider_apollo.core.endpoints import ApiRequest
@@ -212,3 +232,144 @@ async def adrive(lifecycle: Lifecycle, transmit: Callable[[ApiRequest], Awaitabl
                 step = lifecycle.send(await transmit(step.request))
     except StopIteration as done:
         return done.value
+
+
+# ------------------------------------------------------------------ multi-request work: the step driver
+
+T = TypeVar("T")
+
+# The most requests a generator may ask for at once; the sync hook's connection pool holds as many.
+MAX_CONCURRENT_REQUESTS = 8
+
+
+@dataclass(frozen=True)
+class Concurrently:
+    """Send these requests at once; the answers come back as a list in this order (body or error)."""
+
+    requests: tuple[ApiRequest, ...]
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.requests) <= MAX_CONCURRENT_REQUESTS:
+            raise ValueError(
+                f"Concurrently takes 1 to {MAX_CONCURRENT_REQUESTS} requests, got {len(self.requests)}"
+            )
+
+
+@dataclass(frozen=True)
+class Emit:
+    """A value for whoever drives the generator (a page to write); the generator receives ``None``."""
+
+    value: Any
+
+
+Step = ApiRequest | Concurrently | Emit
+Steps = Generator[Step, Any, T]
+
+
+class _Done(Exception):
+    """Carries a generator's return value out of :func:`iter_steps` to :func:`run_steps`."""
+
+
+def iter_steps(steps: Steps[Any], call: Callable[[ApiRequest], Any]) -> Iterator[Any]:
+    """
+    Drive ``steps`` with a blocking transport (``ApolloHook.call``), lazily: yields what it emits.
+
+    The generator's return value is the ``StopIteration`` value of this iterator (read it with
+    :func:`run_steps`). Requests asked for :class:`Concurrently` go out on a thread pool made on
+    first use and shut down when the generator ends.
+    """
+    pool: ThreadPoolExecutor | None = None
+    try:
+        reply: Any = None
+        throw: ApolloApiError | None = None
+        while True:
+            try:
+                step = steps.throw(throw) if throw is not None else steps.send(reply)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            reply, throw = None, None
+            if isinstance(step, Emit):
+                yield step.value
+            elif isinstance(step, Concurrently):
+                if pool is None:
+                    pool = ThreadPoolExecutor(MAX_CONCURRENT_REQUESTS, thread_name_prefix="apollo-steps")
+                futures = [pool.submit(_answer, call, request) for request in step.requests]
+                reply = [future.result() for future in futures]
+            elif isinstance(step, ApiRequest):
+                try:
+                    reply = call(step)
+                except ApolloApiError as error:
+                    throw = error
+            else:
+                raise TypeError(f"a step generator yields ApiRequest, Concurrently or Emit, got {step!r}")
+    finally:
+        steps.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_steps(steps: Steps[T], call: Callable[[ApiRequest], Any]) -> T:
+    """Drive ``steps`` with a blocking transport to the end; its return value (emitted values are dropped)."""
+    driven = iter_steps(steps, call)
+    while True:
+        try:
+            next(driven)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+async def aiter_steps(
+    steps: Steps[Any], call: Callable[[ApiRequest], Awaitable[Any]], result: list[Any] | None = None
+) -> AsyncIterator[Any]:
+    """
+    Drive ``steps`` with an async transport (``ApolloAsyncHook.call``); yields what it emits.
+
+    An async generator cannot return a value: pass ``result=[]`` and the generator's return value
+    is appended to it (:func:`arun_steps` does). :class:`Concurrently` requests are gathered.
+    """
+    try:
+        reply: Any = None
+        throw: ApolloApiError | None = None
+        while True:
+            try:
+                step = steps.throw(throw) if throw is not None else steps.send(reply)
+            except StopIteration as done:
+                if result is not None:
+                    result.append(done.value)
+                return
+            reply, throw = None, None
+            if isinstance(step, Emit):
+                yield step.value
+            elif isinstance(step, Concurrently):
+                reply = list(await asyncio.gather(*(_aanswer(call, request) for request in step.requests)))
+            elif isinstance(step, ApiRequest):
+                try:
+                    reply = await call(step)
+                except ApolloApiError as error:
+                    throw = error
+            else:
+                raise TypeError(f"a step generator yields ApiRequest, Concurrently or Emit, got {step!r}")
+    finally:
+        steps.close()
+
+
+async def arun_steps(steps: Steps[T], call: Callable[[ApiRequest], Awaitable[Any]]) -> T:
+    """Drive ``steps`` with an async transport to the end; its return value."""
+    result: list[Any] = []
+    async for _ in aiter_steps(steps, call, result):
+        pass
+    return result[0]  # type: ignore[no-any-return]
+
+
+def _answer(call: Callable[[ApiRequest], Any], request: ApiRequest) -> Any:
+    try:
+        return call(request)
+    except ApolloApiError as error:
+        return error
+
+
+async def _aanswer(call: Callable[[ApiRequest], Awaitable[Any]], request: ApiRequest) -> Any:
+    try:
+        return await call(request)
+    except ApolloApiError as error:
+        return error

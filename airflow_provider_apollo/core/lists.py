@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_apollo.core.endpoints import ApiRequest
+from airflow_provider_apollo.core.endpoints import PATH_LABELS_ADD, PATH_LABELS_REMOVE, ApiRequest
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError
 
-PATH_LABELS_ADD = "/labels/add_entity_ids_to_label_names"
-PATH_LABELS_REMOVE = "/labels/remove_entity_ids_from_label_names"
-# Apollo documents no maximum; a synchronous call must finish within its 5-minute timeout, and
-# 1,000 ids (bulk update's documented maximum) keep each call well inside it.
-LIST_BATCH_SIZE = 1000
 MODALITY_CONTACTS = "contacts"
 
 

@@ -1,11 +1,19 @@
-"""Paging: reading Apollo's pagination, search arguments, and the pager that walks a search."""
+"""Paging: reading Apollo's pagination, search arguments, the pager that walks a search, and its step generators.
+
+A search is read by :func:`search_pages`, a step generator (see
+:mod:`~airflow_provider_apollo.core.lifecycle`): it resolves stage names in the filters, asks for the
+first page alone (it tells the totals), then for up to ``concurrency`` pages at once, and emits one
+:class:`SearchPage` at a time, in order. :class:`SearchPager` decides which pages those are: repeated
+ids dropped, a rewind when records vanish in front, the 50,000-record cap, ``max_records``.
+:func:`count_contacts` is the one-request count. Both hooks drive the same generators.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_apollo.core.endpoints import (
     PATH_SEARCH,
@@ -13,13 +21,34 @@ from airflow_provider_apollo.core.endpoints import (
     SEARCH_RESULT_CAP,
     SEARCH_SORT_FIELDS,
     ApiRequest,
+    list_stages_request,
 )
+from airflow_provider_apollo.core.lifecycle import MAX_CONCURRENT_REQUESTS, Concurrently, Emit, Steps
+from airflow_provider_apollo.core.stages import needs_stage_names, resolve_stage_filters, stages_of
 from airflow_provider_apollo.core.validation import check_int_range
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
     ApolloArgumentError,
     ApolloSearchCapError,
 )
+
+if TYPE_CHECKING:
+    # Not at run time: core.lookups imports core.sequences, which imports this module.
+    from airflow_provider_apollo.core.lookups import TeamLookups
+
+# The most search pages in flight at once: the step driver's limit. Apollo's per-minute quota, not
+# sockets, is what really bounds a search's speed.
+MAX_SEARCH_CONCURRENCY = MAX_CONCURRENT_REQUESTS
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a search: its number, the totals Apollo reported, and its contacts (repeats dropped)."""
+
+    page: int
+    total_pages: int
+    total_entries: int
+    contacts: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -80,14 +109,18 @@ class SearchPager:
     record is handed out, unless ``max_records`` is within the cap (a deliberate partial read).
     """
 
-    def __init__(self, filters: Mapping[str, Any], *, per_page: int, max_records: int | None) -> None:
+    def __init__(
+        self, filters: Mapping[str, Any], *, per_page: int, max_records: int | None, start_page: int = 1
+    ) -> None:
         self.filters = dict(filters)
         self.per_page = per_page
         self.max_records = max_records
-        self.next_page: int | None = 1 if max_records != 0 else None
+        self.next_page: int | None = start_page if max_records != 0 else None
         self.emitted = 0
         self.rewinds = 0
         self.pagination: Pagination | None = None
+        # The ids this search handed out (see accept's seen), when it is read through read().
+        self.seen: set[str] = set()
 
     def body_for(self, page: int) -> dict[str, Any]:
         return {**self.filters, "page": page, "per_page": self.per_page}
@@ -148,6 +181,55 @@ class SearchPager:
             last = min(last, self.next_page - 1 + math.ceil(still_wanted / self.per_page))
         return last
 
+    def pages_to_request(self, concurrency: int = 1) -> range:
+        """
+        The page numbers to ask for at once: the next page alone while the totals are unknown (the
+        first page tells them) or with ``concurrency`` 1; else up to ``concurrency`` pages, none past
+        the last worth reading. Empty when the search is done, or when a rewind came after
+        ``max_records`` were handed out (nothing more is wanted).
+        """
+        first = self.next_page
+        if first is None:
+            return range(0)
+        if self.pagination is None:
+            return range(first, first + 1)
+        last = self.last_page_worth_reading()
+        if last < first:
+            return range(0)
+        return range(first, min(last, first + max(1, concurrency) - 1) + 1)
+
+    def next_step(self, concurrency: int = 1) -> ApiRequest | Concurrently | None:
+        """What to send next (one request, or several at once); ``None`` when the search is done."""
+        numbers = self.pages_to_request(concurrency)
+        if len(numbers) <= 1:
+            return None if not numbers else self.request_for(numbers[0])
+        return Concurrently(tuple(self.request_for(number) for number in numbers))
+
+    def read(self, step: ApiRequest | Concurrently, answer: Any) -> Iterator[SearchPage]:
+        """
+        The pages in the answer to :meth:`next_step`'s ``step``, in order, each accepted in turn.
+
+        ``answer`` is what the step driver sent back: a body, or a list of bodies and
+        ``ApolloApiError`` instances. An error raises when its page comes, after the pages before it
+        were handed out. A page that rewinds the pager or ends the search ends the read: the pages
+        after it were asked for before that was known, and are stale or not wanted.
+        """
+        if isinstance(step, Concurrently):
+            requests, answers = step.requests, list(answer)
+        else:
+            requests, answers = (step,), [answer]
+        for request, body in zip(requests, answers, strict=True):
+            if isinstance(body, ApolloApiError):
+                raise body
+            number = int((request.json_body or {})["page"])
+            self.next_page = number
+            contacts = self.accept(body, seen=self.seen)
+            totals = self.pagination
+            assert totals is not None  # set by accept
+            yield SearchPage(number, totals.total_pages, totals.total_entries, contacts)
+            if self.next_page != number + 1:
+                return
+
     def planned_pages(self) -> int | None:
         """Pages this search will read, once the first page told the total."""
         if self.pagination is None:
@@ -170,3 +252,81 @@ def check_search_cap(total_entries: int, max_records: int | None) -> None:
             total_entries=total_entries,
             cap=SEARCH_RESULT_CAP,
         )
+
+
+# --------------------------------------------------------------------------- step generators
+
+
+def search_filters(
+    filters: Mapping[str, Any], *, lookups: TeamLookups | None = None
+) -> Steps[dict[str, Any]]:
+    """Filters as Apollo takes them: stage names in ``contact_stages`` resolved to ``contact_stage_ids``."""
+    if not needs_stage_names(filters):
+        return dict(filters)
+    if lookups is not None:
+        stages = yield from lookups.stages()
+    else:
+        stages = stages_of((yield list_stages_request()))
+    return resolve_stage_filters(dict(filters), stages)
+
+
+def search_pages(
+    filters: Mapping[str, Any] | None = None,
+    *,
+    per_page: int = SEARCH_PER_PAGE_MAX,
+    max_records: int | None = None,
+    concurrency: int = 1,
+    start_page: int = 1,
+    lookups: TeamLookups | None = None,
+) -> Steps[SearchPager]:
+    """
+    Every page a search matches, emitted one :class:`SearchPage` at a time, in order.
+
+    The arguments are checked now, before any request; the steps then resolve stage names (through
+    ``lookups``, once per hook), read the first page alone, then up to ``concurrency`` pages at once
+    (:class:`~airflow_provider_apollo.core.lifecycle.Concurrently`). Repeated ids are dropped, a rewind
+    reads again pages whose records shifted back, and a search above the 50,000-record cap raises
+    ``ApolloSearchCapError`` on its first page, before any contact, unless ``max_records`` is within
+    the cap. Returns the pager (its ``rewinds``, ``emitted``).
+
+    :param filters: Apollo search filters; ``contact_stages`` may name stages.
+    :param per_page: page size, 1 to 100.
+    :param max_records: stop after this many contacts.
+    :param concurrency: pages asked for at once after the first, 1 to :data:`MAX_SEARCH_CONCURRENCY`.
+    :param start_page: the first page to read (a resumed read goes on from its page).
+    :param lookups: the hook's team facts (stages), so stage names cost one request per hook.
+    """
+    checked = validate_search(filters, per_page, max_records)
+    concurrency = check_int_range(concurrency, "concurrency", 1, MAX_SEARCH_CONCURRENCY)
+    start_page = check_int_range(start_page, "start_page", 1, max(1, SEARCH_RESULT_CAP // per_page))
+    return _search_pages(checked, per_page, max_records, concurrency, start_page, lookups)
+
+
+def _search_pages(
+    filters: dict[str, Any],
+    per_page: int,
+    max_records: int | None,
+    concurrency: int,
+    start_page: int,
+    lookups: TeamLookups | None,
+) -> Steps[SearchPager]:
+    resolved = yield from search_filters(filters, lookups=lookups)
+    pager = SearchPager(resolved, per_page=per_page, max_records=max_records, start_page=start_page)
+    while (step := pager.next_step(concurrency)) is not None:
+        for page in pager.read(step, (yield step)):
+            yield Emit(page)
+    return pager
+
+
+def count_contacts(
+    filters: Mapping[str, Any] | None = None, *, lookups: TeamLookups | None = None
+) -> Steps[int]:
+    """How many contacts a search matches: one request of one record (not limited by the cap)."""
+    checked = validate_search(filters, 1, None)
+    return _count(checked, lookups)
+
+
+def _count(filters: dict[str, Any], lookups: TeamLookups | None) -> Steps[int]:
+    resolved = yield from search_filters(filters, lookups=lookups)
+    body = yield SearchPager(resolved, per_page=1, max_records=None).request_for(1)
+    return read_pagination(body).total_entries

@@ -4,7 +4,9 @@ Apollo's per-minute window is paced by the rate limiter; its hourly and daily qu
 calls an hour per endpoint on paid plans) bound every long job. A job that meets a 429 whose reset
 lies beyond ``max_retry_wait`` saves where it stands (a small JSON cursor), gives its worker slot
 back until the reset, and resumes from the cursor. This module decides whether to wait, for how
-long, and how to describe the plan and what is left; the operators move the bytes and defer.
+long (for a long job, and for a sensor's check that meets the quota), how long a deferral may
+outlast its trigger, and how to describe the plan and what is left; the operators move the bytes
+and defer.
 """
 
 from __future__ import annotations
@@ -22,8 +24,16 @@ DEFAULT_MAX_QUOTA_WAIT = 24 * 3600.0
 # Resume a little after the reset Apollo announced, not a moment before it.
 QUOTA_RESET_MARGIN = 1.0
 QUOTA_RESET_MARGIN_SHARE = 0.01
+# A deferral's own timeout is a backstop for a lost triggerer: Airflow fails the task this long
+# after its trigger should have fired. The two triggers fire at different moments, and a backstop
+# that fires too soon costs different things:
+# - a long job's trigger fires at the quota reset; the job still has work to do, and a backstop
+#   that fires too soon fails hours of waiting: ten minutes.
+LONG_JOB_DEFERRAL_BACKSTOP = 600.0
+# - a sensor's trigger reports the sensor's timeout itself, at the deadline; a backstop there only
+#   turns a timeout that is already due into Airflow's own: a minute.
+SENSOR_DEFERRAL_BACKSTOP = 60.0
 WINDOW_SECONDS = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}
-WINDOW_WORDS = {"minute": "minute", "hour": "hour", "day": "day"}
 WINDOW_RATES = {"minute": "a minute", "hour": "an hour", "day": "a day"}
 
 
@@ -52,12 +62,16 @@ def is_quota_exhausted(error: BaseException, max_retry_wait: float) -> bool:
     )
 
 
+def quota_reset_wait(retry_after: float) -> float:
+    """Seconds to wait for a quota that resets in ``retry_after`` seconds: the reset plus a margin (1 s + 1 %)."""
+    return retry_after * (1 + QUOTA_RESET_MARGIN_SHARE) + QUOTA_RESET_MARGIN
+
+
 def quota_pause(error: BaseException, max_retry_wait: float) -> float | None:
-    """Seconds a sensor or trigger waits when ``error`` is an exhausted quota (its reset plus a margin); else None."""
+    """Seconds a sensor or trigger waits when ``error`` is an exhausted quota (:func:`quota_reset_wait`); else None."""
     if not is_quota_exhausted(error, max_retry_wait):
         return None
-    retry_after = float(error.retry_after or 0.0)  # type: ignore[attr-defined]
-    return retry_after * (1 + QUOTA_RESET_MARGIN_SHARE) + QUOTA_RESET_MARGIN
+    return quota_reset_wait(float(error.retry_after or 0.0))  # type: ignore[attr-defined]
 
 
 class QuotaExhausted(Exception):
@@ -98,7 +112,7 @@ def decide_quota_wait(
     It waits (deferred, holding no worker) when ``wait_for_quota`` is on and the total wait stays
     within ``max_quota_wait``; otherwise the task fails with a message saying what is left.
     """
-    seconds = stop.retry_after * (1 + QUOTA_RESET_MARGIN_SHARE) + QUOTA_RESET_MARGIN
+    seconds = quota_reset_wait(stop.retry_after)
     reset = _duration(stop.retry_after)
     if not wait_for_quota:
         return QuotaDecision(
@@ -133,7 +147,7 @@ def describe_plan(what: str, calls: int, endpoint: str, usage: Mapping[str, Wind
         return text + "; no hourly or daily quota reported"
     window, left, limit = binding
     hours = estimate_seconds(calls, usage) / 3600
-    text += f"; {left:,} left in this {WINDOW_WORDS[window]}'s quota ({limit:,} {WINDOW_RATES[window]})"
+    text += f"; {left:,} left in this {window}'s quota ({limit:,} {WINDOW_RATES[window]})"
     if calls <= left:
         return text + ": fits in the quota left"
     return text + f": about {hours:.1f} hours, waiting for quota resets in the triggerer"

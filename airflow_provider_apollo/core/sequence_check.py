@@ -2,8 +2,8 @@
 
 :func:`sequence_check` yields the requests one check sends and reads their answers, as
 :func:`~airflow_provider_apollo.core.stage_check.stage_check` does for stages;
-:func:`~airflow_provider_apollo.core.steps.run_steps` drives it with the sync hook,
-:func:`~airflow_provider_apollo.core.steps.arun_steps` with the async hook.
+:func:`~airflow_provider_apollo.core.lifecycle.run_steps` drives it with the sync hook,
+:func:`~airflow_provider_apollo.core.lifecycle.arun_steps` with the async hook.
 
 Statuses come from what Apollo documents, and only from that:
 
@@ -28,11 +28,12 @@ from typing import Any
 
 from airflow_provider_apollo.core.contacts import MISSING, read_contact
 from airflow_provider_apollo.core.endpoints import (
+    PATH_MESSAGE_SEARCH,
     SEARCH_PER_PAGE_MAX,
     SEARCH_RESULT_CAP,
     ApiRequest,
 )
-from airflow_provider_apollo.core.sequences import PATH_MESSAGE_SEARCH, membership
+from airflow_provider_apollo.core.sequences import membership
 from airflow_provider_apollo.core.stage_check import REQUIRE_ALL, REQUIRE_ANY
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
@@ -233,6 +234,11 @@ class SequenceCheckResult:
     @property
     def done(self) -> list[str]:
         return [contact_id for ids in self.reached.values() for contact_id in ids]
+
+    @property
+    def lost(self) -> list[str]:
+        """The ids that can never reach a status: missing, then not in the sequence."""
+        return [*self.missing, *self.not_enrolled]
 
     def is_done(self, require: str) -> bool:
         if require == REQUIRE_ANY:

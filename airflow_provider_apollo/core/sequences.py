@@ -2,7 +2,7 @@
 
 A sequence is given by id or by name, a mailbox by id or by email address. Resolving either is a
 generator of :class:`~airflow_provider_apollo.core.ApiRequest` (see
-:func:`~airflow_provider_apollo.core.steps.run_steps`), so the sync hook, the async hook
+:func:`~airflow_provider_apollo.core.lifecycle.run_steps`), so the sync hook, the async hook
 and tests drive the same decisions.
 """
 
@@ -14,19 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_apollo.core.endpoints import ApiRequest, ids_params
+from airflow_provider_apollo.core.endpoints import (
+    PATH_EMAIL_ACCOUNTS,
+    PATH_SEQUENCE_ADD,
+    PATH_SEQUENCE_REMOVE,
+    PATH_SEQUENCE_SEARCH,
+    SEARCH_PER_PAGE_MAX,
+    ApiRequest,
+    ids_params,
+)
 from airflow_provider_apollo.core.paging import read_pagination
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError
 
-PATH_SEQUENCE_SEARCH = "/emailer_campaigns/search"
-PATH_SEQUENCE_ADD = "/emailer_campaigns/{sequence_id}/add_contact_ids"
-PATH_SEQUENCE_REMOVE = "/emailer_campaigns/remove_or_stop_contact_ids"
-PATH_EMAIL_ACCOUNTS = "/email_accounts"
-PATH_MESSAGE_SEARCH = "/emailer_messages/search"
-
-# Ids travel as query parameters (the reference's form); 100 keep a URL near 4 KB, as for stages.
-SEQUENCE_BATCH_SIZE = 100
-SEQUENCE_PER_PAGE = 100
 # Apollo ids are 24 hexadecimal digits (Mongo object ids).
 _OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 
@@ -80,7 +79,7 @@ def sequence_search_request(page: int, *, q_name: str | None = None) -> ApiReque
     params: list[tuple[str, str]] = []
     if q_name:
         params.append(("q_name", q_name))
-    params += [("page", str(page)), ("per_page", str(SEQUENCE_PER_PAGE))]
+    params += [("page", str(page)), ("per_page", str(SEARCH_PER_PAGE_MAX))]
     return ApiRequest("POST", PATH_SEQUENCE_SEARCH, params=tuple(params), endpoint=PATH_SEQUENCE_SEARCH)
 
 

@@ -1,8 +1,8 @@
 """The contact-stage check shared by the sensor and the trigger: decisions only, no I/O.
 
 :func:`stage_check` decides which requests a check sends and what their answers mean; it does no
-I/O. The sensor drives it with the sync hook (:func:`~airflow_provider_apollo.core.steps.run_steps`), the trigger with the async hook
-(:func:`~airflow_provider_apollo.core.steps.arun_steps`): one decision, two transports.
+I/O. The sensor drives it with the sync hook (:func:`~airflow_provider_apollo.core.lifecycle.run_steps`), the trigger with the async hook
+(:func:`~airflow_provider_apollo.core.lifecycle.arun_steps`): one decision, two transports.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from airflow_provider_apollo.core.contacts import MISSING, read_contact
 from airflow_provider_apollo.core.endpoints import (
@@ -35,6 +35,42 @@ REQUIRE_ANY = "any"
 REQUIRE_CHOICES = (REQUIRE_ALL, REQUIRE_ANY)
 
 Require = Literal["all", "any"]
+
+
+class CheckResult(Protocol):
+    """
+    What a sensor's check found: all that a polling sensor or trigger reads of it.
+
+    :class:`StageCheckResult` and
+    :class:`~airflow_provider_apollo.core.sequence_check.SequenceCheckResult` provide it.
+    """
+
+    @property
+    def done(self) -> list[str]:
+        """The ids that reached a target."""
+
+    @property
+    def waiting(self) -> list[str]:
+        """The ids that may still get there."""
+
+    @property
+    def lost(self) -> list[str]:
+        """The ids that never can (deleted, or not in the sequence)."""
+
+    @property
+    def calls(self) -> int:
+        """Requests the check sent."""
+
+    def is_done(self, require: str) -> bool:
+        """Whether the sensor succeeds under ``require`` (``"all"`` or ``"any"``)."""
+
+    def failed(self, require: str) -> bool:
+        """Whether waiting longer cannot succeed under ``require``."""
+
+    def summary(self) -> str:
+        """One line for the logs."""
+
+
 # A check is a generator: it yields the requests to send and receives their JSON bodies (or,
 # thrown into it, their ApolloApiError), and returns its StageCheckResult.
 StageCheck = Generator[ApiRequest, Any, "StageCheckResult"]
@@ -59,6 +95,11 @@ class StageCheckResult:
     strategy: str = "search"
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def lost(self) -> list[str]:
+        """The ids that can never reach a stage: the missing ones."""
+        return list(self.missing)
+
     def is_done(self, require: str) -> bool:
         if require == REQUIRE_ANY:
             return bool(self.done)
@@ -71,6 +112,11 @@ class StageCheckResult:
         if require == REQUIRE_ANY:
             return not self.done and not self.waiting
         return True
+
+    def summary(self) -> str:
+        """One line for the logs: how many are in a target stage, and how the check read them."""
+        notes = "".join(f"; {note}" for note in self.notes)
+        return f"{len(self.done)} in a target stage (read by {self.strategy}{notes})"
 
     def missing_message(self) -> str:
         shown = ", ".join(self.missing[:20]) + (

@@ -1,10 +1,12 @@
-"""Warehouse rows to Apollo contacts, without I/O: mapping, validation, batches, rejects and the resume cursor.
+"""Warehouse rows to Apollo contacts, without I/O: mapping, validation, batches, bisection, rejects, the cursor.
 
 A warehouse extract (an S3 file or a SQL query) is a stream of records numbered from 1. Each record
 becomes one of three things: a create (no ``id``: bulk create, 100 a call, with Apollo's dedupe on),
 an update (an ``id``: bulk update, 100 a call), or a reject (a record that cannot be sent, or that
-Apollo refused) with its position, the record as read and the reason. The transfers read and send;
-this module decides.
+Apollo refused) with its position, the record as read and the reason. :meth:`Upsert.steps` is the
+whole decision as one step generator (see :mod:`~airflow_provider_apollo.core.lifecycle`): the
+transfers hand it the records they read and drive it with the hook's ``call``; it yields the bulk
+requests (splitting a batch Apollo refuses down to the bad records) and emits what to write.
 
 Resume: creates and updates are sent in batches, each batch in row order, so "every create up to
 row N is applied" is one number (the same for updates), and every validation reject up to the last
@@ -19,19 +21,26 @@ import decimal
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_apollo.core.contacts import order_bulk_result
-from airflow_provider_apollo.core.endpoints import BULK_CREATE_MAX, PATH_BULK_CREATE, ApiRequest
+from airflow_provider_apollo.core.endpoints import (
+    BULK_CREATE_MAX,
+    BULK_UPDATE_SYNC_MAX,
+    PATH_BULK_CREATE,
+    ApiRequest,
+)
 from airflow_provider_apollo.core.fields import (
     BULK_UPDATE_FIELDS,
-    BULK_UPDATE_SYNC_MAX,
     CUSTOM_FIELDS_KEY,
-    CustomField,
     apply_custom_fields,
+    bulk_update_request,
+    read_bulk_update,
 )
+from airflow_provider_apollo.core.lifecycle import Emit, Step
+from airflow_provider_apollo.core.lookups import TeamLookups
 from airflow_provider_apollo.core.users import looks_like_email
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError, ApolloValidationError
 
@@ -236,35 +245,31 @@ def is_email(value: Any) -> bool:
 
 class RowPreparer:
     """
-    Turns records into creates, updates or rejects.
+    Turns records into creates, updates or rejects; :meth:`prepare` is a step generator.
 
     :param column_map: from :func:`check_column_map` (None: every column is a field).
-    :param custom_fields: returns the team's custom fields; called once, on the first record that
-        sets one (the transfers pass the hook's cached ``list_custom_fields``).
-    :param resolve_owner: an owner's email to the user's id (unknown: ``ApolloArgumentError``).
+    :param lookups: the team's names: custom fields by label and owners by email are looked up
+        through its step generators, once, on the first record that needs them (the transfers pass
+        their hook's ``lookups``, so a name the hook already knows costs no request).
     """
 
-    def __init__(
-        self,
-        column_map: Mapping[str, str] | None,
-        custom_fields: Callable[[], Sequence[CustomField]],
-        resolve_owner: Callable[[str], str],
-    ) -> None:
+    def __init__(self, column_map: Mapping[str, str] | None, lookups: TeamLookups) -> None:
         self.column_map = column_map
-        self._custom_fields = custom_fields
-        self._catalog: Sequence[CustomField] | None = None
-        self._resolve_owner = resolve_owner
+        self.lookups = lookups
 
-    def prepare(self, row: int, record: Any) -> Prepared | Reject:
+    def prepare(self, row: int, record: Any) -> Generator[ApiRequest, Any, Prepared | Reject]:
+        """The record as a create or an update with its names resolved, or a reject saying why."""
         if not isinstance(record, Mapping):
             return Reject(row, record_as_read(record), f"not a record of named columns: {record!r}")
         try:
             fields = map_record(record, self.column_map)
-            return self._check(row, fields, record)
+            return (yield from self._check(row, fields, record))
         except ApolloArgumentError as error:
             return Reject(row, record_as_read(record), str(error))
 
-    def _check(self, row: int, fields: dict[str, Any], record: Any) -> Prepared | Reject:
+    def _check(
+        self, row: int, fields: dict[str, Any], record: Any
+    ) -> Generator[ApiRequest, Any, Prepared | Reject]:
         def reject(reason: str) -> Reject:
             return Reject(row, record_as_read(record), reason)
 
@@ -299,12 +304,10 @@ class RowPreparer:
                     f"{', '.join(BULK_UPDATE_FIELDS)} and custom fields)"
                 )
         if CUSTOM_FIELDS_KEY in fields:
-            if self._catalog is None:
-                self._catalog = list(self._custom_fields())
-            fields = apply_custom_fields(fields, self._catalog, "record")
+            fields = apply_custom_fields(fields, (yield from self.lookups.custom_fields()), "record")
         owner = fields.get("owner_id")
         if isinstance(owner, str) and looks_like_email(owner):
-            fields["owner_id"] = self._resolve_owner(owner)
+            fields["owner_id"] = yield from self.lookups.owner_id(owner, "owner_id")
         if contact_id is None:
             return Prepared(row, KIND_CREATE, fields, record)
         return Prepared(row, KIND_UPDATE, {ID_FIELD: contact_id, **fields}, record)
@@ -335,6 +338,19 @@ def read_create_answer(contacts: list[dict[str, Any]], body: Any) -> list[tuple[
     return [(str(contact["id"]), str(contact["id"]) in created_ids) for contact in ordered]
 
 
+def update_contact_attributes(
+    contact_attributes: list[dict[str, Any]],
+) -> Generator[ApiRequest, Any, list[dict[str, Any]]]:
+    """
+    One ``POST /contacts/bulk_update`` of per-contact values (``[{"id": ..., field: value}]``,
+    names already resolved); the contacts Apollo answers with. Up to 100 contacts Apollo answers
+    with each updated contact, so the caller can tell which ones it took.
+    """
+    sent_ids = [str(attributes[ID_FIELD]) for attributes in contact_attributes]
+    body = yield bulk_update_request(contact_attributes=contact_attributes)
+    return read_bulk_update(body, sent_ids)
+
+
 def rows_named_in_error(error: ApolloValidationError, items: Sequence[Prepared]) -> list[Prepared]:
     """The update rows a 422 names by contact id (deleted or missing contacts), if it names any."""
     named = {str(i) for i in error.deleted_contact_ids}
@@ -355,13 +371,14 @@ def apollo_reason(error: ApolloApiError) -> str:
 
 def send_bisecting(
     items: list[Prepared],
-    send: Callable[[list[Prepared]], None],
+    send: Callable[[list[Prepared]], Generator[ApiRequest, Any, None]],
     on_reject: Callable[[Prepared, str], None],
-) -> int:
+) -> Generator[ApiRequest, Any, int]:
     """
-    Send ``items`` as one call; when Apollo refuses the whole batch (422), send the halves, down to
-    the single record it refuses, so the good records still go through. A 422 that names its
-    contacts (deleted or missing ids) drops those at once. Returns the number of calls.
+    Send ``items`` as one call (``send(part)`` is the step generator of one call); when Apollo
+    refuses the whole batch (422), send the halves, down to the single record it refuses, so the
+    good records still go through. A 422 that names its contacts (deleted or missing ids) drops
+    those at once. Returns the number of calls.
 
     Cost: one call per batch without a bad record; with ``k`` bad records in a batch of ``n``, at
     most about ``2·k·log2(n)`` more (a single bad record in 100: 14 calls, not 100).
@@ -374,7 +391,7 @@ def send_bisecting(
             continue
         calls += 1
         try:
-            send(part)
+            yield from send(part)
         except ApolloArgumentError:
             raise
         except ApolloValidationError as error:
@@ -529,3 +546,139 @@ def count_rows(outcomes: Iterable[Prepared | Reject]) -> dict[str, int]:
     for outcome in outcomes:
         totals["reject" if isinstance(outcome, Reject) else outcome.kind] += 1
     return totals
+
+
+# ------------------------------------------------------------------ the upsert
+
+
+@dataclass(frozen=True)
+class BatchDone:
+    """
+    What :meth:`Upsert.steps` emits when a batch is settled (after the batch's rejects): the ids of
+    the contacts it created, and the calls it took. The cursor already counts the batch.
+    """
+
+    kind: str
+    created_ids: list[str]
+    calls: int
+
+
+@dataclass
+class _BatchResult:
+    """What the calls of one batch found, kept until the whole batch is settled."""
+
+    rejects: list[Reject] = field(default_factory=list)
+    created_ids: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(("created", "unchanged", "updated"), 0)
+    )
+
+    def reject(self, item: Prepared, reason: str) -> None:
+        self.rejects.append(Reject(item.row, record_as_read(item.record), reason))
+
+
+def _create_part(part: list[Prepared], result: _BatchResult) -> Generator[ApiRequest, Any, None]:
+    """One bulk create; a dedupe match leaves the contact as it is (``unchanged``)."""
+    contacts = [item.fields for item in part]
+    for contact_id, is_new in read_create_answer(contacts, (yield bulk_create_request(contacts))):
+        if is_new:
+            result.created_ids.append(contact_id)
+            result.counts["created"] += 1
+        else:
+            result.counts["unchanged"] += 1
+
+
+def _update_part(part: list[Prepared], result: _BatchResult) -> Generator[ApiRequest, Any, None]:
+    """One bulk update of existing contacts; a contact missing from Apollo's answer is a reject."""
+    answered = yield from update_contact_attributes([item.fields for item in part])
+    confirmed = {str(contact.get(ID_FIELD)) for contact in answered}
+    for item in part:
+        if str(item.fields[ID_FIELD]) in confirmed:
+            result.counts["updated"] += 1
+        else:
+            result.reject(item, "Apollo's bulk update answer did not include this contact")
+
+
+class Upsert:
+    """
+    One stretch of an upsert (to the end of the source, or to a quota stop), from its cursor.
+
+    :meth:`steps` is the step generator the transfers drive with
+    :func:`~airflow_provider_apollo.core.lifecycle.iter_steps` and the hook's ``call``. It takes the
+    records as read, ``(row, record)`` pairs numbered from 1 (a record the reader could not parse
+    comes as a :class:`Reject`), skips what the cursor says is settled, prepares the rest, and
+    sends creates and updates in batches of 100, bisecting a batch Apollo refuses. It emits every
+    :class:`Reject` to write to the rejects file and, per batch, a :class:`BatchDone`; it keeps
+    :attr:`cursor` current and returns it at the end.
+
+    A batch's outcome (counts, rejects, created ids) is emitted only once the whole batch is done:
+    a batch cut short by a quota stop is sent again on resume, where dedupe matches what it created.
+    After such a stop, :meth:`resume_offset` says where the resumed run reads on from.
+
+    :param column_map: from :func:`check_column_map` (None: every column is a field).
+    :param lookups: the team's names, for custom fields by label and owners by email.
+    :param cursor: where the run stands (from the checkpoint); None at the start.
+    """
+
+    def __init__(
+        self,
+        column_map: Mapping[str, str] | None,
+        lookups: TeamLookups,
+        cursor: UpsertCursor | None = None,
+        *,
+        create_size: int = CREATE_BATCH_SIZE,
+        update_size: int = UPDATE_BATCH_SIZE,
+    ) -> None:
+        self.cursor = cursor if cursor is not None else UpsertCursor()
+        self.preparer = RowPreparer(column_map, lookups)
+        self.batcher = Batcher(create_size, update_size)
+        self._sending: Batch | None = None
+
+    def steps(self, records: Iterable[tuple[int, Any]]) -> Generator[Step, Any, UpsertCursor]:
+        """The upsert of ``records`` (read on from the cursor's offset) as requests; returns the cursor."""
+        cursor = self.cursor
+        for row, record in records:
+            outcome = (
+                record if isinstance(record, Reject) else (yield from self.preparer.prepare(row, record))
+            )
+            if not cursor.settled(outcome):
+                if isinstance(outcome, Reject):
+                    yield Emit(outcome)
+                    cursor.counts["rejected"] += 1
+                else:
+                    for batch in self.batcher.add(outcome):
+                        yield from self._send(batch)
+            cursor.read_through = max(cursor.read_through, row)
+        for batch in self.batcher.drain():
+            yield from self._send(batch)
+        return cursor
+
+    def resume_offset(self) -> int:
+        """
+        After a stop, the records settled for sure (a resumed run reads on after them): everything
+        before the earliest row still waiting in a batch, or in the batch that was being sent.
+        """
+        offset = resume_offset(self.cursor, self.batcher)
+        if self._sending is not None:
+            offset = min(offset, self._sending.items[0].row - 1)
+        return offset
+
+    def _send(self, batch: Batch) -> Generator[Step, Any, None]:
+        """One batch, bisected on a 422; recorded in the cursor once the whole batch is done."""
+        self._sending = batch
+        result = _BatchResult()
+        send_part = _create_part if batch.kind == KIND_CREATE else _update_part
+        calls = yield from send_bisecting(batch.items, lambda part: send_part(part, result), result.reject)
+        for reject in result.rejects:
+            yield Emit(reject)
+        cursor = self.cursor
+        cursor.counts["rejected"] += len(result.rejects)
+        for name, count in result.counts.items():
+            cursor.counts[name] += count
+        cursor.calls += calls
+        if batch.kind == KIND_CREATE:
+            cursor.creates_through = batch.last_row
+        else:
+            cursor.updates_through = batch.last_row
+        self._sending = None
+        yield Emit(BatchDone(batch.kind, result.created_ids, calls))

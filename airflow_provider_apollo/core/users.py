@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_apollo.core.endpoints import ApiRequest
+from airflow_provider_apollo.core.endpoints import PATH_USERS_SEARCH, SEARCH_PER_PAGE_MAX, ApiRequest
 from airflow_provider_apollo.core.sequences import listing, read_all_pages
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloAuthError
-
-PATH_USERS_SEARCH = "/users/search"
-USERS_PER_PAGE = 100
 
 
 def looks_like_email(value: str) -> bool:
@@ -22,7 +19,7 @@ def users_page_request(page: int) -> ApiRequest:
     return ApiRequest(
         "GET",
         PATH_USERS_SEARCH,
-        params=(("page", str(page)), ("per_page", str(USERS_PER_PAGE))),
+        params=(("page", str(page)), ("per_page", str(SEARCH_PER_PAGE_MAX))),
         endpoint=PATH_USERS_SEARCH,
     )
 

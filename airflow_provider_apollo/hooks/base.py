@@ -19,6 +19,7 @@ from airflow_provider_apollo.core import (
     check_overrides,
     request_lifecycle,
 )
+from airflow_provider_apollo.core.lookups import TeamLookups
 
 
 class ApolloBaseHook(BaseHook):
@@ -56,7 +57,8 @@ class ApolloBaseHook(BaseHook):
         )
         self.rate_limiter = RateLimiter()
         self.stats = stats if stats is not None else RequestStats()
-        self._stages: list[dict[str, Any]] | None = None
+        # Team facts (stages, sequences, mailboxes, users, custom fields) learned once per hook.
+        self.lookups = TeamLookups()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:

@@ -18,11 +18,9 @@ from airflow_provider_apollo.core import (
     estimate_seconds,
     is_quota_exhausted,
 )
+from airflow_provider_apollo.core.quota import LONG_JOB_DEFERRAL_BACKSTOP
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
-
-# A backstop for a lost triggerer: the deferral times out this long after the reset.
-DEFERRAL_TIMEOUT_MARGIN = 600.0
 
 
 class ApolloBaseOperator(BaseOperator):
@@ -135,5 +133,5 @@ class ApolloLongJobOperator(ApolloBaseOperator):
                     quota_waited=quota_waited + decision.seconds,
                 ),
                 method_name="execute_after_quota",
-                timeout=timedelta(seconds=decision.seconds + DEFERRAL_TIMEOUT_MARGIN),
+                timeout=timedelta(seconds=decision.seconds + LONG_JOB_DEFERRAL_BACKSTOP),
             )

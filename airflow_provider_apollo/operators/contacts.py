@@ -27,11 +27,8 @@ from airflow_provider_apollo.core import (
     BatchCursor,
     BulkUpdateResult,
 )
-from airflow_provider_apollo.core.fields import (
-    BULK_UPDATE_SYNC_MAX,
-    PATH_BULK_UPDATE,
-    check_contact_updates,
-)
+from airflow_provider_apollo.core.endpoints import BULK_UPDATE_SYNC_MAX, PATH_BULK_UPDATE
+from airflow_provider_apollo.core.fields import check_contact_updates
 from airflow_provider_apollo.exceptions import (
     ApolloArgumentError,
     ApolloRateLimitError,
@@ -88,19 +85,17 @@ class ApolloCreateContactOperator(ApolloLongJobOperator):
 
     def run_job(self, context: Context, checkpoint: Any) -> str | list[str]:
         if self.contact is not None:
-            # custom_fields by label and an owner's email resolved before any write.
-            contact = self.hook.resolve_contact_fields(_contact_value(self.contact, "contact"), "contact")
-            created = self.hook.create_contact(contact, run_dedupe=self.run_dedupe)
+            # custom_fields by label and an owner's email are resolved by the hook before any write.
+            created = self.hook.create_contact(
+                _contact_value(self.contact, "contact"), run_dedupe=self.run_dedupe
+            )
             self.log.info(
                 "Created contact %s%s",
                 created["id"],
                 " (or updated the existing match: run_dedupe is on)" if self.run_dedupe else "",
             )
             return str(created["id"])
-        contacts = [
-            self.hook.resolve_contact_fields(contact, f"contacts[{index}]")
-            for index, contact in enumerate(_contacts_value(self.contacts))
-        ]
+        contacts = _contacts_value(self.contacts)
         cursor = BatchCursor.from_json(checkpoint)
         total = self.hook.batch_count(len(contacts), BULK_CREATE_MAX)
         first = cursor.next_batch
@@ -211,7 +206,7 @@ class ApolloUpdateContactOperator(ApolloLongJobOperator):
     def run_job(self, context: Context, checkpoint: Any) -> str | list[str]:
         if self.contacts is None:
             contact_id = non_empty_string(self.contact_id, "contact_id", "a contact id")
-            fields = self.hook.resolve_contact_fields(_contact_value(self.fields, "fields"), "fields")
+            fields = _contact_value(self.fields, "fields")
             self.hook.update_contact(contact_id, fields)
             self.log.info("Updated contact %s: set %s", contact_id, ", ".join(sorted(fields)))
             return contact_id

@@ -9,12 +9,8 @@ from airflow.providers.common.compat.sdk import Context
 
 from airflow_provider_apollo.arguments import contact_ids_value, is_resolved_later, native_value
 from airflow_provider_apollo.core import BatchCursor
-from airflow_provider_apollo.core.lists import (
-    LIST_BATCH_SIZE,
-    PATH_LABELS_ADD,
-    PATH_LABELS_REMOVE,
-    check_list_names,
-)
+from airflow_provider_apollo.core.endpoints import LIST_BATCH_SIZE, PATH_LABELS_ADD, PATH_LABELS_REMOVE
+from airflow_provider_apollo.core.lists import check_list_names
 from airflow_provider_apollo.exceptions import ApolloRateLimitError
 from airflow_provider_apollo.links import ApolloContactsLink
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator

@@ -12,10 +12,9 @@ from typing import Any
 from airflow.providers.common.compat.sdk import AirflowFailException, Context
 
 from airflow_provider_apollo.arguments import contact_ids_value, is_resolved_later, non_empty_string
+from airflow_provider_apollo.core.endpoints import ID_BATCH_SIZE, PATH_SEQUENCE_ADD
 from airflow_provider_apollo.core.sequences import (
     ENROLLMENT_STATUSES,
-    PATH_SEQUENCE_ADD,
-    SEQUENCE_BATCH_SIZE,
     EnrollmentResult,
     check_remove_mode,
     describe_skipped,
@@ -121,7 +120,7 @@ class ApolloAddToSequenceOperator(ApolloLongJobOperator):
         mailbox = non_empty_string(self.mailbox, "mailbox", "an email account id or address")
         target = self.hook.find_sequence(sequence)
         sender = self.hook.resolve_mailbox(mailbox)
-        total = self.hook.batch_count(len(dict.fromkeys(contact_ids)), SEQUENCE_BATCH_SIZE)
+        total = self.hook.batch_count(len(dict.fromkeys(contact_ids)), ID_BATCH_SIZE)
 
         def record(index: int, done: EnrollmentResult) -> None:
             self.log_batch_progress(

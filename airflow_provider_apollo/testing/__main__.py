@@ -22,6 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, metavar="N", help="number of contacts to seed at start"
     )
     parser.add_argument(
+        "--seed-accounts", type=int, default=0, metavar="N", help="number of accounts to seed at start"
+    )
+    parser.add_argument(
+        "--seed-deals",
+        type=int,
+        default=0,
+        metavar="N",
+        help="number of deals to seed at start, spread over the accounts",
+    )
+    parser.add_argument(
         "--random-seed", type=int, default=0, help="makes ids and seeded contacts deterministic"
     )
     parser.add_argument("--api-key", default="test-key")
@@ -95,8 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         else [name.strip() for name in args.sequence_reply_classes.split(",") if name.strip()],
         sequence_reply_step=args.sequence_reply_step,
     )
+    # Accounts first, so the deals can go to them; seeded contacts get their companies' own accounts.
+    if args.seed_accounts:
+        emulator.seed_accounts(args.seed_accounts)
     if args.seed:
         emulator.seed_contacts(args.seed)
+    if args.seed_deals:
+        emulator.seed_deals(args.seed_deals)
     stopping = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

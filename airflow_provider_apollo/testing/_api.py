@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import gc
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +60,18 @@ class ApiRequest:
             elif str(item).strip():
                 result.append(str(item).strip())
         return result
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Building 100,000 objects triggers repeated full collections that more than double the time.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _truthy(value: Any) -> bool:

@@ -224,11 +224,11 @@ def user_objects(team_id: str, ids: ObjectIdFactory, created_ms: int) -> list[di
 
 
 def label_object(
-    label_id: str, name: str, user_id: str, created_ms: int, cached_count: int
+    label_id: str, name: str, user_id: str, created_ms: int, cached_count: int, *, modality: str = "contacts"
 ) -> dict[str, Any]:
     return {
         "id": label_id,
-        "modality": "contacts",
+        "modality": modality,
         "cached_count": cached_count,
         "name": name,
         "created_at": iso_ms(created_ms),

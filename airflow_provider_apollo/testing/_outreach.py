@@ -104,7 +104,8 @@ CUSTOM_FIELD_TYPES = (
     "picklist",
     "multipicklist",
 )
-LIST_MODALITIES = ("contacts",)
+# miscellaneous.yml: a list holds contacts or accounts.
+LIST_MODALITIES = ("contacts", "accounts")
 REASON_SEQUENCE_ARCHIVED = "Sequence archived"
 
 # Why add_contact_ids skipped a contact: Apollo's reason codes (x-enumDescriptions in the reference);
@@ -150,15 +151,19 @@ class OutreachEndpoints:
     _user_ids: set[str]
     _labels: dict[str, dict[str, Any]]
     _label_by_name: dict[str, str]
+    _account_label_by_name: dict[str, str]
     _live: dict[str, ContactRecord]
     _version: int
+    _accounts_version: int
     _job_ids: ObjectIdFactory
 
     if TYPE_CHECKING:
 
         def _stamp(self) -> int: ...
 
-        def _labels_for(self, names: Any) -> tuple[str, ...]: ...
+        def _labels_for(self, names: Any, modality: str = "contacts") -> tuple[str, ...]: ...
+
+        def _list_members(self, modality: str) -> dict[str, Any]: ...
 
         def _require_live(self, contact_id: str) -> ContactRecord: ...
 
@@ -638,9 +643,10 @@ class OutreachEndpoints:
 
     def _label_count(self) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for record in self._live.values():
-            for label_id in record.label_ids:
-                counts[label_id] = counts.get(label_id, 0) + 1
+        for modality in LIST_MODALITIES:
+            for record in self._list_members(modality).values():
+                for label_id in record.label_ids:
+                    counts[label_id] = counts.get(label_id, 0) + 1
         return counts
 
     def _label_with_count(self, label_id: str, counts: dict[str, int]) -> dict[str, Any]:
@@ -1238,10 +1244,12 @@ class OutreachEndpoints:
             raise ApiError(422, {"error": "Please enter a non-empty modality!"})
         if modality not in LIST_MODALITIES:
             raise ApiError(422, {"error": "Please enter a valid modality!"})
+        index = self._account_label_by_name if modality == "accounts" else self._label_by_name
         with self._lock:
-            if name.lower() in self._label_by_name:
+            # "List names must be unique for each modality within your team."
+            if name.lower() in index:
                 raise ApiError(422, {"error": f"{name} already exists", "skip_alert_dialog": True})
-            [label_id] = self._labels_for([name])
+            [label_id] = self._labels_for([name], modality)
             return 200, {"label": self._label_with_count(label_id, {})}
 
     def _list_change(self, request: ApiRequest, *, add: bool) -> tuple[int, Any]:
@@ -1250,19 +1258,17 @@ class OutreachEndpoints:
         modality = _text(request.value("modality"))
         if modality not in LIST_MODALITIES:
             raise ApiError(422, {"error": f"Invalid modality: {modality}."})
+        index = self._account_label_by_name if modality == "accounts" else self._label_by_name
         with self._lock:
-            records = [self._live[entity_id] for entity_id in entity_ids if entity_id in self._live]
+            members = self._list_members(modality)
+            records = [members[entity_id] for entity_id in entity_ids if entity_id in members]
             if not records or not label_names:
                 return 200, {"message": "No Models or Lists provided"}
             if add:
                 # A list that does not exist yet is created, as Apollo does.
-                label_ids = self._labels_for(label_names)
+                label_ids = self._labels_for(label_names, modality)
             else:
-                label_ids = tuple(
-                    self._label_by_name[name.lower()]
-                    for name in label_names
-                    if name.lower() in self._label_by_name
-                )
+                label_ids = tuple(index[name.lower()] for name in label_names if name.lower() in index)
             for record in records:
                 if add:
                     updated = tuple(dict.fromkeys(record.label_ids + label_ids))
@@ -1272,6 +1278,7 @@ class OutreachEndpoints:
                     record.label_ids = updated
                     record.updated_ms = self._stamp()
             self._version += 1
+            self._accounts_version += 1
             if _truthy(request.value("async")):
                 return 200, {
                     "entity_progress_job": {

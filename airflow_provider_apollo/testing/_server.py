@@ -58,6 +58,9 @@ def _route(methods: str, pattern: str, template: str, handler: str) -> Route:
 
 _CONTACT_ID = r"/contacts/(?P<contact_id>[^/]+)"
 _SEQUENCE_ID = r"/emailer_campaigns/(?P<sequence_id>[^/]+)"
+# accounts.yml names the path parameter account_id for PATCH and id for GET; each route keeps its name.
+_ACCOUNT_PATH = r"/accounts/(?P<{name}>[^/]+)"
+_OPPORTUNITY_ID = r"/opportunities/(?P<opportunity_id>[^/]+)"
 # Fixed paths first, so "search" is never taken for a contact id.
 ROUTES: tuple[Route, ...] = (
     _route("POST", "/contacts", "/contacts", "api_create_contact"),
@@ -115,6 +118,21 @@ ROUTES: tuple[Route, ...] = (
     _route("GET", "/fields", "/fields", "api_list_fields"),
     _route("GET", "/typed_custom_fields", "/typed_custom_fields", "api_list_typed_custom_fields"),
     _route("POST", "/usage_stats/api_usage_stats", "/usage_stats/api_usage_stats", "api_usage_stats"),
+    # Accounts (accounts.yml).
+    _route("POST", "/accounts", "/accounts", "api_create_account"),
+    _route("POST", "/accounts/search", "/accounts/search", "api_search_accounts"),
+    _route("POST", "/accounts/bulk_create", "/accounts/bulk_create", "api_bulk_create_accounts"),
+    _route("POST", "/accounts/bulk_update", "/accounts/bulk_update", "api_bulk_update_accounts"),
+    _route("POST", "/accounts/update_owners", "/accounts/update_owners", "api_update_account_owners"),
+    _route("GET", _ACCOUNT_PATH.format(name="id"), "/accounts/{id}", "api_view_account"),
+    _route("PATCH", _ACCOUNT_PATH.format(name="account_id"), "/accounts/{account_id}", "api_update_account"),
+    _route("GET", "/account_stages", "/account_stages", "api_list_account_stages"),
+    # Deals (deals.yml). The reference lists deals with GET; Apollo's CLI sends POST, also served.
+    _route("POST", "/opportunities", "/opportunities", "api_create_deal"),
+    _route("GET POST", "/opportunities/search", "/opportunities/search", "api_list_deals"),
+    _route("GET", _OPPORTUNITY_ID, "/opportunities/{opportunity_id}", "api_view_deal"),
+    _route("PATCH", _OPPORTUNITY_ID, "/opportunities/{opportunity_id}", "api_update_deal"),
+    _route("GET", "/opportunity_stages", "/opportunity_stages", "api_list_deal_stages"),
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import itertools
 import math
@@ -10,15 +9,17 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from airflow_provider_apollo.testing._accounts import AccountEndpoints
 from airflow_provider_apollo.testing._api import (
     ApiError,
     ApiRequest,
     _dedupe_ids,
+    _gc_paused,
     _int_or,
     _invalid_id,
     _text,
@@ -45,6 +46,7 @@ from airflow_provider_apollo.testing._data import (
     stage_objects,
     user_objects,
 )
+from airflow_provider_apollo.testing._deals import DealEndpoints
 from airflow_provider_apollo.testing._outreach import OutreachEndpoints
 from airflow_provider_apollo.testing._ratelimit import RateLimiter
 
@@ -140,19 +142,7 @@ class Fault:
         return True
 
 
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Building 100,000 objects triggers repeated full collections that more than double the time.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-class ApolloEmulator(OutreachEndpoints):
+class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
     """A local, stateful Apollo.io API served on loopback from a background thread.
 
     :param api_key: the key accepted in the ``x-api-key`` header; assign ``.api_key`` later to revoke it.
@@ -193,6 +183,12 @@ class ApolloEmulator(OutreachEndpoints):
     The team starts with three users (the first owns the key), four mailboxes, five sequences (three
     active, one inactive, one archived), three lists and five custom contact fields (one a picklist);
     see ``users``, ``email_accounts``, ``sequences``, ``labels``, ``fields`` and the ``add_*`` helpers.
+
+    Accounts and deals (``opportunities``) are served as Apollo's Accounts and Deals references
+    document them. The team starts with eleven account stages and six deal stages and no accounts or
+    deals: ``seed_accounts(n)``, ``add_account(...)``, ``seed_deals(n)`` and ``add_deal(...)`` add some;
+    ``account_stage_id(name)`` and ``deal_stage_id(name)`` resolve stages. Seeded contacts belong to
+    their company's account (an existing account with the company's domain or name, else a new one).
 
     ``contacts`` is a snapshot: each read renders a fresh ``{id: contact}`` copy of the live contacts.
     """
@@ -254,15 +250,15 @@ class ApolloEmulator(OutreachEndpoints):
         )
         self._user_ids = {user["id"] for user in self.users}
         self.stage_id(reply_stage)  # fail at construction, not in a timer thread, on a misspelt stage
-        organization_ids = ObjectIdFactory(seed, "organization")
-        account_ids = ObjectIdFactory(seed, "account")
-        self._seed_orgs = [
-            (name, domain, organization_ids.next(), account_ids.next()) for name, domain in ORGANIZATIONS
-        ]
+        self._organization_ids = ObjectIdFactory(seed, "organization")
+        # The companies seeded contacts work at; each gets its account when a contact first needs it.
+        self._seed_orgs = [(name, domain, self._organization_ids.next()) for name, domain in ORGANIZATIONS]
         self._live: dict[str, ContactRecord] = {}
         self._deleted: dict[str, ContactRecord] = {}
         self._labels: dict[str, dict[str, Any]] = {}
+        # List names are unique per modality: contact lists and account lists have their own index.
         self._label_by_name: dict[str, str] = {}
+        self._account_label_by_name: dict[str, str] = {}
         self._by_email: dict[str, list[str]] = {}
         self._by_name_org: dict[tuple[str, str, str], list[str]] = {}
         self._seeded = 0
@@ -271,6 +267,8 @@ class ApolloEmulator(OutreachEndpoints):
         self._version = 0
         self._search_cache: dict[tuple[Any, ...], list[ContactRecord]] = {}
         self._search_cache_version = -1
+        self._init_accounts()
+        self._init_deals()
         self._init_team(
             master_key=master_key,
             sequence_step_seconds=sequence_step_seconds,
@@ -404,6 +402,8 @@ class ApolloEmulator(OutreachEndpoints):
             jitter = max(int(step), 1)
             used_updated: set[int] = set()
             new_ids: list[str] = []
+            # Each company's account: an existing one with its domain (or name), else a new one.
+            org_accounts: dict[str, str] = {}
             for i in range(n):
                 # Stratified over the year so created_at values are distinct and rise with the id.
                 created_ms = start_ms + int(i * step) + rng.randrange(jitter)
@@ -415,7 +415,12 @@ class ApolloEmulator(OutreachEndpoints):
                 self._seeded += 1
                 first = rng.choice(FIRST_NAMES)
                 last = rng.choice(LAST_NAMES)
-                org_name, domain, org_id, account_id = rng.choice(self._seed_orgs)
+                org_name, domain, org_id = rng.choice(self._seed_orgs)
+                account_id = org_accounts.get(org_id)
+                if account_id is None:
+                    account_id = org_accounts[org_id] = self._account_for_organization(
+                        org_name, domain, org_id
+                    )
                 record.first_name = first
                 record.last_name = last
                 record.title = rng.choice(TITLES)
@@ -646,25 +651,29 @@ class ApolloEmulator(OutreachEndpoints):
         if owner not in (None, "") and owner not in self._user_ids:
             raise ApiError(422, {"error": _invalid_id(owner)})
         account = fields.get("account_id")
-        if account not in (None, "") and not is_object_id(account):
+        # A contact's account_id must name an emulated account (contacts.yml: 422 "Check the account ID").
+        if account not in (None, "") and (not is_object_id(account) or account not in self._accounts):
             raise ApiError(422, {"error": _invalid_id(account)})
         if "typed_custom_fields" in fields:
             self._normalize_custom_fields(fields["typed_custom_fields"])
 
-    def _labels_for(self, names: Any) -> tuple[str, ...]:
+    def _labels_for(self, names: Any, modality: str = "contacts") -> tuple[str, ...]:
         if isinstance(names, str):
             names = [names]
+        index = self._account_label_by_name if modality == "accounts" else self._label_by_name
         label_ids: list[str] = []
         for name in names or []:
             text = _text(name)
             if text is None:
                 continue
-            label_id = self._label_by_name.get(text.lower())
+            label_id = index.get(text.lower())
             if label_id is None:
-                # Apollo creates a list on the fly for a name it has not seen.
+                # Apollo creates a list on the fly for a name it has not seen (per modality).
                 label_id = self._label_ids.next()
-                self._labels[label_id] = label_object(label_id, text, self.users[0]["id"], self._stamp(), 0)
-                self._label_by_name[text.lower()] = label_id
+                self._labels[label_id] = label_object(
+                    label_id, text, self.users[0]["id"], self._stamp(), 0, modality=modality
+                )
+                index[text.lower()] = label_id
             if label_id not in label_ids:
                 label_ids.append(label_id)
         return tuple(label_ids)

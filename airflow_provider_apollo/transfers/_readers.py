@@ -31,7 +31,8 @@ FORMAT_PARQUET = "parquet"
 FILE_FORMATS = (FORMAT_JSONL, FORMAT_CSV, FORMAT_PARQUET)
 COMPRESSION_GZIP = "gzip"
 COMPRESSION_INFER = "infer"
-COMPRESSIONS = (COMPRESSION_INFER, COMPRESSION_GZIP, None)
+# The upsert's ``compression`` argument: read it from the key's suffix, gzip, or none.
+READ_COMPRESSIONS = (COMPRESSION_INFER, COMPRESSION_GZIP, None)
 SUFFIXES = {
     ".jsonl": FORMAT_JSONL,
     ".ndjson": FORMAT_JSONL,
@@ -76,7 +77,7 @@ def check_file_format(file_format: Any, key: str) -> str:
 
 def check_compression(compression: Any, key: str) -> str | None:
     """``gzip`` or None; ``infer`` reads it from the key (``.gz``)."""
-    if compression not in COMPRESSIONS:
+    if compression not in READ_COMPRESSIONS:
         raise ApolloArgumentError(f"compression must be 'infer', 'gzip' or None, got {compression!r}.")
     if compression == COMPRESSION_INFER:
         return COMPRESSION_GZIP if key.lower().endswith((".gz", ".gzip")) else None

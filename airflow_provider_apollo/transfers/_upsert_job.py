@@ -1,8 +1,10 @@
-"""The upsert job shared by the S3 and SQL transfers: read, prepare, send in batches, stage rejects, resume.
+"""The upsert job shared by the S3 and SQL transfers: read the records, drive the core, write, resume.
 
-The source classes only open their records; everything else (batches, bisecting a refused batch,
-the rejects file staged in parts and completed in one upload, the created-ids object, the quota
-stop and the threshold) lives here once.
+The source classes only open their records. What to send (batches, creates and updates, bisecting
+a refused batch) is the core's :class:`~airflow_provider_apollo.core.upsert.Upsert`, driven here
+with the hook's ``call``; this module writes what it emits (the rejects file staged in parts and
+completed in one upload, the created-ids object), checkpoints at a quota stop and applies the
+threshold, once for both sources.
 """
 
 from __future__ import annotations
@@ -12,31 +14,23 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from functools import cached_property
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, Context
 
 from airflow_provider_apollo.core.endpoints import PATH_BULK_CREATE
-from airflow_provider_apollo.core.fields import PATH_BULK_UPDATE
+from airflow_provider_apollo.core.lifecycle import iter_steps
 from airflow_provider_apollo.core.upsert import (
-    ID_FIELD,
-    KIND_CREATE,
-    Batch,
-    Batcher,
-    Prepared,
     Reject,
-    RowPreparer,
+    Upsert,
     UpsertCursor,
-    bulk_create_request,
     check_column_map,
     check_mapped_columns,
     check_max_rejects,
     describe_threshold,
-    read_create_answer,
     rejects_exceed,
-    resume_offset,
-    send_bisecting,
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
 from airflow_provider_apollo.extras import EXTRA_AMAZON, s3_hook_class
@@ -172,57 +166,29 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
                 cursor.offset,
                 _counts_text(cursor.counts),
             )
-        preparer = RowPreparer(
-            column_map,
-            self.hook.list_custom_fields,
-            lambda email: self.hook.resolve_owner_id(email, "owner_id"),
-        )
-        batcher = Batcher()
+        upsert = Upsert(column_map, self.hook.lookups, cursor)
         segment = _Segment()
-        inflight: list[Batch] = []
         batches_sent = 0
-
-        def send(batch: Batch) -> None:
-            nonlocal batches_sent
-            inflight.append(batch)
-            self._send(batch, cursor, segment)
-            inflight.clear()
-            batches_sent += 1
-            if batches_sent % PROGRESS_EVERY_BATCHES == 0:
-                self._log_progress(cursor)
-
         try:
             with self.open_source(context) as records:
                 check_mapped_columns(column_map, records.columns)
                 try:
-                    for row, record in records.iterate(cursor.offset):
-                        outcome: Prepared | Reject = (
-                            Reject(row, record.raw, record.reason)
-                            if isinstance(record, BadRecord)
-                            else preparer.prepare(row, record)
-                        )
-                        if not cursor.settled(outcome):
-                            if isinstance(outcome, Reject):
-                                segment.add_reject(outcome)
-                                cursor.counts["rejected"] += 1
-                            else:
-                                for batch in batcher.add(outcome):
-                                    send(batch)
-                        cursor.read_through = max(cursor.read_through, row)
-                    for batch in batcher.drain():
-                        send(batch)
+                    for emitted in iter_steps(
+                        upsert.steps(_as_rejects(records.iterate(cursor.offset))), self.hook.call
+                    ):
+                        if isinstance(emitted, Reject):
+                            segment.add_reject(emitted)
+                            continue
+                        for contact_id in emitted.created_ids:
+                            segment.add_id(contact_id)
+                        batches_sent += 1
+                        if batches_sent % PROGRESS_EVERY_BATCHES == 0:
+                            self._log_progress(cursor)
                 except ApolloRateLimitError as error:
                     stop = self.stopped_at(error, None, "")
                     if stop is error:
                         raise
-                    pending = [
-                        row
-                        for row in (
-                            resume_offset(cursor, batcher),
-                            *(batch.items[0].row - 1 for batch in inflight),
-                        )
-                    ]
-                    cursor.offset = min(pending)
+                    cursor.offset = upsert.resume_offset()
                     self._stage_segment(segment, cursor, bucket, rejects_key, ids_bucket, ids_key)
                     raise self.stopped_at(
                         error,
@@ -232,54 +198,6 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
             return self._finish(context, cursor, segment, bucket, rejects_key, ids_bucket, ids_key)
         finally:
             segment.close()
-
-    def _send(self, batch: Batch, cursor: UpsertCursor, segment: _Segment) -> None:
-        """One batch, bisected on a 422; its outcome is recorded only once the whole batch is done."""
-        rejects: list[Reject] = []
-        created: list[str] = []
-        outcome = {"created": 0, "unchanged": 0, "updated": 0}
-
-        def on_reject(item: Prepared, reason: str) -> None:
-            rejects.append(Reject(item.row, _as_read(item.record), reason))
-
-        if batch.kind == KIND_CREATE:
-
-            def send_creates(part: list[Prepared]) -> None:
-                contacts = [item.fields for item in part]
-                for contact_id, is_new in read_create_answer(
-                    contacts, self.hook.call(bulk_create_request(contacts))
-                ):
-                    if is_new:
-                        created.append(contact_id)
-                        outcome["created"] += 1
-                    else:
-                        outcome["unchanged"] += 1
-
-            calls = send_bisecting(batch.items, send_creates, on_reject)
-        else:
-
-            def send_updates(part: list[Prepared]) -> None:
-                answered = self.hook.bulk_update_contacts([item.fields for item in part])
-                confirmed = {str(contact.get("id")) for contact in answered}
-                for item in part:
-                    if str(item.fields[ID_FIELD]) in confirmed:
-                        outcome["updated"] += 1
-                    else:
-                        on_reject(item, "Apollo's bulk update answer did not include this contact")
-
-            calls = send_bisecting(batch.items, send_updates, on_reject)
-        for reject in rejects:
-            segment.add_reject(reject)
-        for contact_id in created:
-            segment.add_id(contact_id)
-        cursor.counts["rejected"] += len(rejects)
-        for name, count in outcome.items():
-            cursor.counts[name] += count
-        cursor.calls += calls
-        if batch.kind == KIND_CREATE:
-            cursor.creates_through = batch.last_row
-        else:
-            cursor.updates_through = batch.last_row
 
     def _log_progress(self, cursor: UpsertCursor) -> None:
         usage = self.hook.quota_usage(PATH_BULK_CREATE)
@@ -392,10 +310,10 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
             self.s3.delete_objects(bucket, keys)
 
 
-def _as_read(record: Any) -> Any:
-    from airflow_provider_apollo.core.upsert import record_as_read
-
-    return record_as_read(record)
+def _as_rejects(records: Iterator[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
+    """The records as read, one the reader could not parse as the reject the core takes it for."""
+    for row, record in records:
+        yield row, Reject(row, record.raw, record.reason) if isinstance(record, BadRecord) else record
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -410,4 +328,4 @@ def check_key(value: Any, argument: str) -> str:
     return value.strip()
 
 
-__all__ = ["CREATED_IDS_URI_KEY", "PATH_BULK_UPDATE", "WarehouseToApolloOperator"]
+__all__ = ["CREATED_IDS_URI_KEY", "WarehouseToApolloOperator"]

@@ -1,7 +1,8 @@
 """Streaming file writers for contact exports: JSON lines, CSV and Parquet, optionally gzip-compressed.
 
 Each writer takes contacts a page at a time and keeps at most one Parquet row group in memory, so
-an export's memory does not grow with its size.
+an export's memory does not grow with its size. JSON lines and CSV go to a :class:`PartSpool`, a
+local file that hands its bytes back in multipart-upload parts.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 FORMAT_JSONL = "jsonl"
@@ -18,7 +19,8 @@ FORMAT_CSV = "csv"
 FORMAT_PARQUET = "parquet"
 FILE_FORMATS = (FORMAT_JSONL, FORMAT_CSV, FORMAT_PARQUET)
 COMPRESSION_GZIP = "gzip"
-COMPRESSIONS = (None, COMPRESSION_GZIP)
+# The export's ``compression`` argument: none, or gzip (Parquet's own codec for Parquet).
+WRITE_COMPRESSIONS = (None, COMPRESSION_GZIP)
 
 PARQUET_EXTRA_HINT = "pip install 'airflow-provider-apollo[parquet]'"
 # Rows per Parquet row group: large enough for good column compression, small enough (~10 MB of
@@ -220,6 +222,55 @@ class ParquetContactWriter(ContactWriter):
             self._flush()
         finally:
             self._writer.close()
+
+
+class PartSpool(io.RawIOBase):
+    """
+    A write-only binary stream that keeps an export's bytes in a local file until they are uploaded.
+
+    Writing costs a buffered file write, whatever the export's size; :meth:`whole_parts` then hands
+    the bytes back one part at a time (one part in memory) for a multipart upload, and
+    :meth:`remainder` the bytes after the last whole part (the next part's start, or the last
+    part). ``initial`` bytes (a resumed export's staged tail) come first. :meth:`close` does
+    nothing, so a text or gzip wrapper can be closed (ending its stream) without ending this one;
+    :meth:`discard` closes the file.
+    """
+
+    def __init__(self, path: str, *, initial: bytes = b"") -> None:
+        super().__init__()
+        self._file = open(path, "w+b")  # noqa: SIM115 - kept open across writes; closed by discard()
+        self._file.write(initial)
+        self._size = len(initial)
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._size
+
+    def write(self, data: Any) -> int:
+        written = self._file.write(data)
+        self._size += written
+        return written
+
+    def close(self) -> None:
+        """Closing a wrapper must not end the spool: see :meth:`discard`."""
+
+    def whole_parts(self, part_size: int) -> Iterator[bytes]:
+        """The bytes written so far, ``part_size`` at a time, while a whole part remains; one in memory."""
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self._size // part_size):
+            yield self._file.read(part_size)
+
+    def remainder(self, part_size: int) -> bytes:
+        """The bytes after the last whole part of ``part_size`` (fewer than ``part_size``)."""
+        self._file.flush()
+        self._file.seek(self._size - self._size % part_size)
+        return self._file.read()
+
+    def discard(self) -> None:
+        self._file.close()
 
 
 class IdsWriter:

@@ -25,22 +25,23 @@ from airflow_provider_apollo.core.export import (
     UPDATED_SORT_FIELD,
     ExportPlan,
     export_file_format,
-    parse_time_bound,
     parse_timestamp,
 )
+from airflow_provider_apollo.core.paging import MAX_SEARCH_CONCURRENCY
 from airflow_provider_apollo.core.quota import QuotaExhausted
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
 from airflow_provider_apollo.extras import s3_hook_class
-from airflow_provider_apollo.hooks.apollo import MAX_SEARCH_CONCURRENCY, ApolloHook
+from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.links import ApolloExportS3Link
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator
-from airflow_provider_apollo.transfers._staging import MultipartUpload, PartStream, staging_prefix
+from airflow_provider_apollo.transfers._staging import PART_SIZE, MultipartUpload, staging_prefix
 from airflow_provider_apollo.transfers._writers import (
-    COMPRESSIONS,
     CONTACT_COLUMN_NAMES,
     FILE_FORMATS,
     FORMAT_PARQUET,
+    WRITE_COMPRESSIONS,
     IdsWriter,
+    PartSpool,
     join_parquet,
     open_writer,
     require_pyarrow,
@@ -56,12 +57,11 @@ __all__ = [
     "UPDATED_SORT_FIELD",
     "ApolloSearchToS3Operator",
     "parse_timestamp",
-    "parse_updated_since",
 ]
 
-# Parts uploaded at once by boto's managed transfer. Its default of 10 holds ~25 MiB of buffers for
-# a 100 MB file; 4 keeps that near 10 MiB and still fills a worker's uplink. The connection's
-# ``service_config.s3.transfer_config_args`` overrides it.
+# Parts uploaded at once by boto's managed transfer (the Parquet file, the ids object). Its default
+# of 10 holds ~25 MiB of buffers for a 100 MB file; 4 keeps that near 10 MiB and still fills a
+# worker's uplink. The connection's ``service_config.s3.transfer_config_args`` overrides it.
 UPLOAD_MAX_CONCURRENCY = 4
 # Input dataset name in lineage: the records this operator reads.
 LINEAGE_INPUT_NAME = "contacts"
@@ -82,12 +82,14 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
     """
     Export every contact an Apollo search matches to one S3 object (JSON lines, CSV or Parquet).
 
-    JSON lines and CSV stream into an S3 multipart upload: each 8 MiB part is uploaded in the
-    background while the export goes on reading Apollo, and the object appears only when the upload
-    completes; a failure part-way aborts it, so no partial object is ever visible at the key.
-    Parquet is written to a local file (its footer comes last) and uploaded once complete. Memory
-    stays flat whatever the size of the export (the one per-contact cost is the set of ids seen,
-    about 100 bytes a contact, which removes duplicates when records shift between pages).
+    Pages are written to a local file as they arrive; once every page is read, JSON lines and CSV
+    go up as an S3 multipart upload, 8 MiB parts one after another, and the object appears only
+    when the upload completes; a failure part-way aborts it, so no partial object is ever visible
+    at the key. Parquet (its footer comes last) is uploaded once complete. Memory stays flat
+    whatever the size of the export (one page, one part; the one per-contact cost is the set of
+    ids seen, about 100 bytes a contact, which removes duplicates when records shift between
+    pages). Uploading parts in the background while reading was measured slower and fatter
+    (``docs/performance.md``).
 
     A long export outlasts Apollo's hourly and daily quotas (``wait_for_quota``): at an exhausted
     quota it stages what the worker holds beside the key (``<s3_key>.apollo-staging/<run>/``: the
@@ -95,8 +97,9 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
     until the reset holding no worker slot, and resumes from the export plan's cursor. The result
     equals an uninterrupted run's; staged objects are removed on success and on failure.
 
-    What to read is decided by the hook's export plan
-    (:meth:`~airflow_provider_apollo.hooks.apollo.ApolloHook.export_contacts`): a search matching
+    What to read is decided by the core's export plan
+    (:class:`~airflow_provider_apollo.core.export.ExportPlan`, driven by
+    :meth:`~airflow_provider_apollo.hooks.apollo.ApolloHook.export_contacts`): a search matching
     more than Apollo's 50,000-record cap is split by contact stage (one search a stage) so every
     contact is exported; if one stage still exceeds the cap, the task fails before anything is
     uploaded and says how to narrow the search.
@@ -202,7 +205,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             )
         if isinstance(s3_key, str) and not is_resolved_later(s3_key):
             export_file_format(file_format, s3_key)  # a contradiction fails when the DAG is parsed
-        if compression not in COMPRESSIONS:
+        if compression not in WRITE_COMPRESSIONS:
             raise ApolloArgumentError(f"compression must be None or 'gzip', got {compression!r}.")
         if max_records is not None and (
             isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 0
@@ -256,10 +259,11 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         """
         Export from ``checkpoint`` (None at the start) to the end, or to an exhausted quota.
 
-        JSON lines and CSV stream into an S3 multipart upload, each 8 MiB part uploaded while the
-        export goes on reading; Parquet is written to a local file (its footer comes last). At a
-        quota stop the unsent bytes and the ids exported so far are staged in S3 beside the key,
-        and the checkpoint names them; the object itself appears only when the export completes.
+        Pages go to a local file; then JSON lines and CSV are sent as the parts of an S3 multipart
+        upload, one after another, and Parquet (its footer comes last) as one file. At a quota stop
+        the whole parts are sent, and the bytes short of a part and the ids exported so far are
+        staged in S3 beside the key; the checkpoint names them. The object itself appears only
+        when the export completes.
         """
         self._check_keys()
         file_format = export_file_format(self.file_format, self.s3_key)
@@ -305,7 +309,7 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
 
     def _plan(self, state: dict[str, Any], seen: list[str]) -> ExportPlan:
         """The export plan from the checkpoint's cursor; checks the rendered search and bounds."""
-        return self.hook.export_contacts(
+        return ExportPlan(
             self.search,
             updated_since=self.updated_since,
             updated_before=self.updated_before,
@@ -336,23 +340,22 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         returned: list[str] | None = list(seen) if self.push_contact_ids else None
         if returned is not None:
             self._check_returned_ids(len(returned))
-        with tempfile.TemporaryDirectory(prefix="apollo-export-") as workdir:
+        with tempfile.TemporaryDirectory(prefix="apollo-export-") as workdir, contextlib.ExitStack() as files:
             ids_path = os.path.join(workdir, "ids.txt")
             parquet_path = os.path.join(workdir, "segment.parquet")
-            stream: PartStream | None = None
+            spool: PartSpool | None = None
             if file_format == FORMAT_PARQUET:
                 target: Any = parquet_path
             else:
                 tail = staging.get_staged(f"tail-{segments - 1}") if segments else b""
-                stream = PartStream(
-                    staging.upload_part, first_part=len(state.get("parts") or []) + 1, initial=tail
-                )
-                target = stream
+                spool = PartSpool(os.path.join(workdir, "spool"), initial=tail)
+                files.callback(spool.discard)
+                target = spool
             try:
                 with IdsWriter(ids_path) as ids:
                     writer = open_writer(target, file_format, self.compression, header=not segments)
                     try:
-                        for contacts in plan:
+                        for contacts in self.hook.export_contacts(plan):
                             writer.write(contacts)
                             page_ids = [str(c["id"]) for c in contacts if c.get("id") is not None]
                             ids.write(page_ids)
@@ -362,34 +365,29 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
                     finally:
                         writer.close()
             except ApolloRateLimitError as error:
-                checkpoint = self._stage_segment(state, staging, stream, segments, ids_path, parquet_path)
+                checkpoint = self._stage_segment(state, staging, spool, segments, ids_path, parquet_path)
                 checkpoint["plan"] = plan.state()
                 raise self.stopped_at(
                     error, checkpoint, f"{plan.written:,} contacts exported so far"
                 ) from None
-            except BaseException:
-                if stream is not None:
-                    stream.abandon()
-                raise
             read_seconds = time.monotonic() - started
-            waiting = time.monotonic()
-            self._finish(state, staging, stream, segments, ids_path, parquet_path, workdir)
-            upload_wait_seconds = time.monotonic() - waiting
+            uploading = time.monotonic()
+            self._finish(state, staging, spool, segments, ids_path, parquet_path, workdir)
+            upload_seconds = time.monotonic() - uploading
         with contextlib.suppress(Exception):
             staging.remove_staged()
         # Airflow 3.0's logging.Logger takes no keyword fields: the helper passes them its way.
         log_info_with_fields(
             self.log,
-            "Exported %d contacts to %s (%d pages, %d Apollo requests; read %.2f s, then waited %.2f s "
-            "for the upload)",
+            "Exported %d contacts to %s (%d pages, %d Apollo requests; read %.2f s, then uploaded in %.2f s)",
             plan.written,
             self.s3_uri,
             plan.pages_read,
             self.hook.request_count,
             read_seconds,
-            upload_wait_seconds,
+            upload_seconds,
             read_seconds=round(read_seconds, 3),
-            upload_seconds=round(upload_wait_seconds, 3),
+            upload_seconds=round(upload_seconds, 3),
         )
         ti = context["ti"]
         ti.xcom_push(key="s3_uri", value=self.s3_uri)
@@ -413,16 +411,15 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         self,
         state: dict[str, Any],
         staging: MultipartUpload,
-        stream: PartStream | None,
+        spool: PartSpool | None,
         segment: int,
         ids_path: str,
         parquet_path: str,
     ) -> dict[str, Any]:
-        """At a quota stop: stage what the worker holds, and return the checkpoint that names it."""
+        """At a quota stop: send the whole parts, stage the rest, and return the checkpoint that names it."""
         parts = list(state.get("parts") or [])
-        if stream is not None:
-            tail, sent = stream.finish()
-            parts.extend(sent)
+        if spool is not None:
+            parts, tail = self._upload_parts(staging, spool, parts)
             staging.put_staged(f"tail-{segment}", tail)
         else:
             staging.upload_staged(f"segment-{segment}.parquet", parquet_path)
@@ -434,11 +431,25 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             "segments": segment + 1,
         }
 
+    @staticmethod
+    def _upload_parts(
+        staging: MultipartUpload, spool: PartSpool, parts: list[list[Any]]
+    ) -> tuple[list[list[Any]], bytes]:
+        """
+        Send the spool's whole parts after ``parts`` (those sent before a quota wait), one after
+        another; every part's ``[number, etag]`` and the bytes short of a part.
+        """
+        parts = list(parts)
+        for data in spool.whole_parts(PART_SIZE):
+            number = len(parts) + 1
+            parts.append([number, staging.upload_part(number, data)])
+        return parts, spool.remainder(PART_SIZE)
+
     def _finish(
         self,
         state: dict[str, Any],
         staging: MultipartUpload,
-        stream: PartStream | None,
+        spool: PartSpool | None,
         segments: int,
         ids_path: str,
         parquet_path: str,
@@ -454,11 +465,11 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
                 with open(ids_path, "rb") as current:
                     shutil.copyfileobj(current, out)
             self.s3_hook.load_file(joined, key=self.ids_key, bucket_name=self.s3_bucket, replace=True)
-        if stream is not None:
-            remainder, sent = stream.finish()
-            parts = list(state.get("parts") or []) + sent
+        if spool is not None:
+            parts, remainder = self._upload_parts(staging, spool, list(state.get("parts") or []))
             if remainder or not parts:
-                parts.append([stream.next_part, staging.upload_part(stream.next_part, remainder)])
+                number = len(parts) + 1
+                parts.append([number, staging.upload_part(number, remainder)])
             staging.complete(parts)
             return
         path = parquet_path
@@ -535,8 +546,3 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             inputs=[Dataset(namespace=f"apollo://{host}", name=LINEAGE_INPUT_NAME)],
             outputs=[Dataset(namespace=f"s3://{self.s3_bucket}", name=self.s3_key)],
         )
-
-
-def parse_updated_since(value: Any) -> datetime.datetime | None:
-    """``updated_since`` as an aware datetime (naive means UTC); ``None`` or ``""`` means a full export."""
-    return parse_time_bound(value, "updated_since")

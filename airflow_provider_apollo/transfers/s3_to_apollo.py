@@ -18,6 +18,7 @@ from airflow_provider_apollo.transfers._readers import (
     ranged_reader,
 )
 from airflow_provider_apollo.transfers._upsert_job import (
+    CREATED_IDS_SUFFIX,
     CREATED_IDS_URI_KEY,
     REJECTS_SUFFIX,
     WarehouseToApolloOperator,
@@ -92,7 +93,7 @@ class S3ToApolloOperator(WarehouseToApolloOperator):
 
     def ids_location(self) -> tuple[str, str]:
         bucket, _ = self.rejects_location()
-        return bucket, self.created_ids_key or check_key(self.s3_key, "s3_key") + ".created_ids.jsonl"
+        return bucket, self.created_ids_key or check_key(self.s3_key, "s3_key") + CREATED_IDS_SUFFIX
 
     @contextlib.contextmanager
     def open_source(self, context: Context) -> Iterator[Records]:

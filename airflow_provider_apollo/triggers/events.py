@@ -15,6 +15,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_apollo.core import SEARCH_PER_PAGE_MAX, SEARCH_RESULT_CAP
 from airflow_provider_apollo.core.export import UPDATED_SORT_FIELD, parse_timestamp
+from airflow_provider_apollo.core.quota import quota_reset_wait
 from airflow_provider_apollo.core.stages import match_stage, stage_name
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
@@ -23,6 +24,7 @@ from airflow_provider_apollo.exceptions import (
     ApolloRateLimitError,
 )
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
+from airflow_provider_apollo.triggers.quota import sleep_until
 
 __all__ = [
     "DEFAULT_OVERLAP_SECONDS",
@@ -41,10 +43,8 @@ DEFAULT_OVERLAP_SECONDS = 120.0
 # Key prefix of the watch's state in the watched asset's state store.
 STATE_KEY_PREFIX = "apollo_contact_stage_watch"
 STATE_VERSION = 1
-# Sleep in slices so a triggerer shutting down is never held by one long quota wait.
-MAX_SLEEP_SLICE = 60.0
-# Waited after a 429 that says nothing of when the quota resets.
-DEFAULT_QUOTA_WAIT = 3600.0
+# Waited after a 429 that says nothing of when the quota resets: an hourly window's length.
+UNKNOWN_RESET_WAIT = 3600.0
 
 
 def _iso(moment: datetime.datetime) -> str:
@@ -359,12 +359,10 @@ class ApolloContactStageEventTrigger(BaseEventTrigger):
         return list(dict.fromkeys(match_stage(stages, stage) for stage in self.stages))
 
     async def _wait_for_quota(self, error: ApolloRateLimitError) -> None:
-        wait = error.retry_after if error.retry_after is not None else DEFAULT_QUOTA_WAIT
-        wait = max(float(wait), self.poll_interval)
+        reset = float(error.retry_after) if error.retry_after is not None else UNKNOWN_RESET_WAIT
+        wait = max(quota_reset_wait(reset), self.poll_interval)
         self.log.warning("Apollo quota exhausted; the watch pauses %.0f s until it resets: %s", wait, error)
-        deadline = time.monotonic() + wait
-        while (left := deadline - time.monotonic()) > 0:
-            await asyncio.sleep(min(left, MAX_SLEEP_SLICE))
+        await sleep_until(time.time() + wait)
 
     def _payloads(
         self, entered: list[dict[str, Any]], watch: StageWatch, stages: list[dict[str, Any]]

@@ -9,10 +9,16 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-__all__ = ["ApolloQuotaResetTrigger"]
+__all__ = ["ApolloQuotaResetTrigger", "sleep_until"]
 
 # Sleep in slices so a triggerer shutting down is never held for hours by one sleep.
 MAX_SLEEP_SLICE = 60.0
+
+
+async def sleep_until(moment: float) -> None:
+    """Sleep until ``moment`` (epoch seconds), in slices of at most :data:`MAX_SLEEP_SLICE`."""
+    while (left := moment - time.time()) > 0:
+        await asyncio.sleep(min(left, MAX_SLEEP_SLICE))
 
 
 class ApolloQuotaResetTrigger(BaseTrigger):
@@ -41,8 +47,7 @@ class ApolloQuotaResetTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        while (left := self.reset_at - time.time()) > 0:
-            await asyncio.sleep(min(left, MAX_SLEEP_SLICE))
+        await sleep_until(self.reset_at)
         yield TriggerEvent(
             {"status": "reset", "checkpoint": self.checkpoint, "quota_waited": self.quota_waited}
         )

@@ -1,8 +1,8 @@
-"""The sequence check reads replies, bounces and spam blocks from the sequence's outreach emails.
+"""The sequence check shared by the sensor and the trigger: target statuses, the check, and its result.
 
 Driven with a scripted ``call`` (no HTTP): what the check asks Apollo, how many pages it reads, and
 how it reads each message, whichever way Apollo answers (filters applied or not, with or without a
-``pagination`` block).
+``pagination`` block); when the watched contacts are done, failed or lost.
 """
 
 from __future__ import annotations
@@ -14,16 +14,23 @@ from urllib.parse import urlencode
 import pytest
 
 from airflow_provider_apollo.core.endpoints import ApiRequest
+from airflow_provider_apollo.core.lifecycle import run_steps
 from airflow_provider_apollo.core.sequence_check import (
     MESSAGES_PER_PAGE,
     REPLY_CLASSES,
     SequenceCheckResult,
     check_reply_classes,
+    check_target_statuses,
     message_search_request,
     sequence_check,
 )
-from airflow_provider_apollo.core.steps import run_steps
-from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError, ApolloSearchCapError
+from airflow_provider_apollo.exceptions import (
+    ApolloApiError,
+    ApolloArgumentError,
+    ApolloNotFoundError,
+    ApolloSearchCapError,
+    ApolloValidationError,
+)
 
 SEQ = "seq1"
 
@@ -93,6 +100,61 @@ class Apollo:
 
     def paths(self) -> list[str]:
         return [f"{r.method} {r.path}" for r in self.requests]
+
+
+# -------------------------------------------------------------------------- target statuses and reply classes
+
+
+KNOWN = "replied, bounced, spam_blocked, active, paused, finished, failed"
+
+
+def test_target_statuses_are_folded_stripped_and_deduplicated() -> None:
+    assert check_target_statuses(" Replied ") == ["replied"]
+    assert check_target_statuses((" Replied ", "FINISHED", "replied")) == ["replied", "finished"]
+
+
+@pytest.mark.parametrize(("statuses", "shown"), [([], "[]"), ((), "()"), (None, "None"), (3, "3")])
+def test_target_statuses_must_be_a_non_empty_list(statuses: Any, shown: str) -> None:
+    with pytest.raises(ApolloArgumentError) as caught:
+        check_target_statuses(statuses)
+    assert str(caught.value) == f"target_statuses must be a non-empty list of sequence statuses, got {shown}."
+
+
+@pytest.mark.parametrize(("status", "shown"), [("responded", "'responded'"), (5, "5"), (None, "None")])
+def test_unknown_target_status_lists_the_known_ones(status: Any, shown: str) -> None:
+    with pytest.raises(ApolloArgumentError) as caught:
+        check_target_statuses(["active", status])
+    assert str(caught.value) == f"target_statuses: unknown sequence status {shown}. Known: {KNOWN}."
+
+
+@pytest.mark.parametrize(
+    ("status", "why"), [("hard_bounced", "wait for 'bounced'"), ("Not_Sent", "not a status")]
+)
+def test_statuses_apollo_does_not_document_are_refused_with_the_reason(status: str, why: str) -> None:
+    with pytest.raises(ApolloArgumentError) as caught:
+        check_target_statuses(["replied", status])
+    message = str(caught.value)
+    assert message.startswith(f"target_statuses: {status!r} is not a sequence status Apollo documents: ")
+    assert why in message and message.endswith(f"Known: {KNOWN}.")
+
+
+def test_reply_classes_are_checked_and_kept_in_apollos_order() -> None:
+    assert check_reply_classes(None) == list(REPLY_CLASSES)
+    assert check_reply_classes([" Unsubscribe", "willing_to_meet", "unsubscribe"]) == [
+        "willing_to_meet",
+        "unsubscribe",
+    ]
+    assert check_reply_classes("out_of_office") == ["out_of_office"]
+    with pytest.raises(ApolloArgumentError) as caught:
+        check_reply_classes(["interested"])
+    assert str(caught.value) == (
+        f"reply_classes: unknown reply class 'interested'. Apollo's classes: {', '.join(REPLY_CLASSES)}."
+    )
+    with pytest.raises(ApolloArgumentError, match="reply_classes must be a non-empty list"):
+        check_reply_classes([])
+
+
+# -------------------------------------------------- replies, bounces and spam blocks from the outreach emails
 
 
 def test_the_reply_search_is_a_get_with_query_string_arrays_filtered_to_the_sequence() -> None:
@@ -170,28 +232,6 @@ def test_each_replier_is_reported_once_under_the_class_of_the_latest_reply() -> 
     assert result.waiting == ["c3"]
 
 
-def test_membership_statuses_are_read_only_for_contacts_no_email_outcome_reported() -> None:
-    apollo = Apollo(
-        [message("c1", "willing_to_meet")],
-        {"c2": "finished", "c3": "active", "c4": "paused"},
-    )
-    result = run_steps(sequence_check(["c1", "c2", "c3", "c4"], SEQ, ["finished", "replied"]), apollo)
-    assert result.reached == {"finished": ["c2"], "replied": ["c1"]}
-    assert result.waiting == ["c3", "c4"]
-    assert apollo.paths() == ["GET /emailer_messages/search"] + [
-        f"GET /contacts/{c}" for c in ("c2", "c3", "c4")
-    ]
-    assert result.calls == 4
-
-
-def test_without_a_membership_target_no_contact_is_read() -> None:
-    apollo = Apollo([])
-    result = run_steps(sequence_check(["c1", "c2"], SEQ, ["replied", "bounced"]), apollo)
-    assert apollo.paths() == ["GET /emailer_messages/search"] * 2
-    assert result.missing == result.not_enrolled == [] and result.waiting == ["c1", "c2"]
-    assert not result.failed("all") and not result.is_done("any")
-
-
 def test_bounces_come_from_the_bounced_stat_and_a_message_saying_otherwise_is_refused() -> None:
     messages = [
         message("c1", bounce=True, bounce_stat="bounced"),
@@ -231,20 +271,116 @@ def test_an_answer_without_a_message_list_is_an_api_error(body: Any) -> None:
         run_steps(sequence_check(["c1"], SEQ, ["replied"]), lambda request: body)
 
 
-def test_reply_classes_are_checked_and_kept_in_apollos_order() -> None:
-    assert check_reply_classes(None) == list(REPLY_CLASSES)
-    assert check_reply_classes([" Unsubscribe", "willing_to_meet", "unsubscribe"]) == [
-        "willing_to_meet",
-        "unsubscribe",
-    ]
-    assert check_reply_classes("out_of_office") == ["out_of_office"]
-    with pytest.raises(ApolloArgumentError) as caught:
-        check_reply_classes(["interested"])
-    assert str(caught.value) == (
-        f"reply_classes: unknown reply class 'interested'. Apollo's classes: {', '.join(REPLY_CLASSES)}."
+# ---------------------------------------------------------------------- membership statuses from each contact
+
+
+def test_membership_statuses_are_read_only_for_contacts_no_email_outcome_reported() -> None:
+    apollo = Apollo(
+        [message("c1", "willing_to_meet")],
+        {"c2": "finished", "c3": "active", "c4": "paused"},
     )
-    with pytest.raises(ApolloArgumentError, match="reply_classes must be a non-empty list"):
-        check_reply_classes([])
+    result = run_steps(sequence_check(["c1", "c2", "c3", "c4"], SEQ, ["finished", "replied"]), apollo)
+    assert result.reached == {"finished": ["c2"], "replied": ["c1"]}
+    assert result.waiting == ["c3", "c4"]
+    assert apollo.paths() == ["GET /emailer_messages/search"] + [
+        f"GET /contacts/{c}" for c in ("c2", "c3", "c4")
+    ]
+    assert result.calls == 4
+
+
+def test_without_a_membership_target_no_contact_is_read() -> None:
+    apollo = Apollo([])
+    result = run_steps(sequence_check(["c1", "c2"], SEQ, ["replied", "bounced"]), apollo)
+    assert apollo.paths() == ["GET /emailer_messages/search"] * 2
+    assert result.missing == result.not_enrolled == [] and result.waiting == ["c1", "c2"]
+    assert not result.failed("all") and not result.is_done("any")
+
+
+def _contact(status: str, reason: str | None = None) -> dict[str, Any]:
+    entry = {"emailer_campaign_id": "s1", "status": status, "inactive_reason": reason}
+    return {"contact": {"contact_campaign_statuses": [entry]}}
+
+
+def test_sequence_check_records_each_status_and_goes_on_past_a_missing_contact() -> None:
+    answers = {"c2": _contact("finished", "replied"), "c3": _contact("active"), "c4": _contact("PAUSED")}
+
+    def call(request: ApiRequest) -> Any:
+        contact_id = request.path.rsplit("/", 1)[1]
+        if contact_id == "c1":
+            raise ApolloNotFoundError("not found", status_code=404)
+        if contact_id == "c5":
+            raise ApolloValidationError("deleted", status_code=422)
+        return answers[contact_id]
+
+    result = run_steps(sequence_check(["c1", "c2", "c3", "c4", "c5"], "s1", ["finished", "paused"]), call)
+    assert result.missing == ["c1", "c5"]
+    # A reason text says nothing: c2 is finished, whatever its inactive_reason.
+    assert result.reached == {"finished": ["c2"], "paused": ["c4"]} and result.waiting == ["c3"]
+    assert result.statuses == {"c2": "finished", "c3": "active", "c4": "paused"}
+    assert result.calls == 5
+
+
+def test_sequence_check_refuses_other_validation_errors() -> None:
+    def call(request: ApiRequest) -> Any:
+        raise ApolloValidationError("bad", status_code=400)
+
+    with pytest.raises(ApolloValidationError, match="bad"):
+        run_steps(sequence_check(["c1"], "s1", ["finished"]), call)
+
+
+@pytest.mark.parametrize("body", [None, "oops", {"contact": "gone"}, {}])
+def test_sequence_check_answer_without_a_contact_is_an_api_error(body: Any) -> None:
+    with pytest.raises(ApolloApiError) as caught:
+        run_steps(sequence_check(["c7"], "s1", ["finished"]), lambda request: body)
+    assert str(caught.value) == "Apollo answered GET /contacts/c7 without a contact"
+    assert caught.value.message == str(caught.value) and caught.value.body == body
+
+
+# --------------------------------------------------------------------------- the result
+
+
+def _result(**lists: list[str]) -> SequenceCheckResult:
+    return SequenceCheckResult(
+        reached={"finished": lists.get("done", [])},
+        missing=lists.get("missing", []),
+        not_enrolled=lists.get("not_enrolled", []),
+        waiting=lists.get("waiting", []),
+        calls=0,
+    )
+
+
+def test_all_is_done_only_when_no_contact_is_missing_unenrolled_or_waiting() -> None:
+    assert _result(done=["c1"]).is_done("all")
+    assert _result().is_done("all")
+    assert not _result(done=["c1"], missing=["c2"]).is_done("all")
+    assert not _result(done=["c1"], not_enrolled=["c2"]).is_done("all")
+    assert not _result(done=["c1"], waiting=["c2"]).is_done("all")
+    assert _result(done=["c1"], waiting=["c2"]).is_done("any")
+    assert not _result(waiting=["c2"]).is_done("any")
+
+
+def test_any_fails_only_when_no_contact_is_done_or_still_waiting() -> None:
+    assert _result(missing=["c1"]).failed("any")
+    assert _result(not_enrolled=["c1"]).failed("any")
+    assert not _result(missing=["c1"], waiting=["c2"]).failed("any")
+    assert not _result(missing=["c1"], done=["c2"]).failed("any")
+    assert not _result(waiting=["c2"]).failed("any")
+    assert _result(missing=["c1"], done=["c2"], waiting=["c3"]).failed("all")
+    assert not _result(done=["c2"], waiting=["c3"]).failed("all")
+
+
+def test_lost_message_names_the_lost_contacts_twenty_at_most() -> None:
+    twenty = [f"c{i:02d}" for i in range(20)]
+    result = _result(missing=[*twenty, "c20"], not_enrolled=["n1", "n2"])
+    assert result.lost_message("'Outbound'") == (
+        f"Watched contacts can never reach the target status: 21 no longer exist in Apollo "
+        f"({', '.join(twenty)} and 1 more); 2 are not in sequence 'Outbound' (never enrolled, or removed: n1, n2)."
+    )
+    assert _result(missing=twenty).lost_message("s1") == (
+        f"Watched contacts can never reach the target status: 20 no longer exist in Apollo ({', '.join(twenty)})."
+    )
+    many = _result(not_enrolled=[f"n{i:02d}" for i in range(25)])
+    assert many.lost_message("s1").endswith(", n19 and 5 more).")
 
 
 def test_the_xcom_value_keeps_status_lists_and_adds_the_reply_classes() -> None:

@@ -1,5 +1,5 @@
 """Every operator mapped over batches (``.partial().expand()`` and ``expand_kwargs``), run under dag.test()
-by tests/airflow_native/test_mapping.py and quoted by docs/airflow-native.md."""
+by tests/operators/test_mapping.py and quoted by docs/airflow-native.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The outreach workflow as a DAG, run under dag.test() by tests/outreach/test_outreach_dag.py and quoted by the docs.
+"""The outreach workflow as a DAG, run under dag.test() by tests/operators/test_dags.py and quoted by the docs.
 
 Create contacts with custom fields, put them on a list, enroll them in a sequence by name from a
 mailbox given by its address, wait (deferred) until someone replies, move the repliers to a stage

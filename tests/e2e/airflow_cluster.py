@@ -114,19 +114,24 @@ class AirflowCluster:
         self.home.mkdir(parents=True, exist_ok=True)
         self.cli("db", "migrate", timeout=300)
         for component in components:
-            out = self.log_path(component).open("wb")
-            self._log_files.append(out)
             args = [AIRFLOW, component]
             if component == "api-server":
                 args += ["--host", "127.0.0.1", "--port", str(self.api_port), "--workers", "1"]
-            self.processes[component] = subprocess.Popen(
-                args,
-                env=self.base_env,
-                cwd=self.home,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self.spawn(component, args)
+
+    def spawn(self, name: str, args: Sequence[str], extra_env: Mapping[str, str] | None = None) -> None:
+        """Start one more process of the deployment (e.g. a Celery worker) in its own process group,
+        its output in ``log_path(name)``; ``stop`` ends it with the rest."""
+        out = self.log_path(name).open("wb")
+        self._log_files.append(out)
+        self.processes[name] = subprocess.Popen(
+            list(args),
+            env={**self.base_env, **(extra_env or {})},
+            cwd=self.home,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def check_running(self) -> None:
         """Fail fast, with the component's log, when one of them died."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from jsonschema import Draft202012Validator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPENAPI_DIR = REPO_ROOT.parent / "shared" / "apollo-api" / "openapi"
-SPEC_FILES = ("contacts.yml", "sequences.yml", "miscellaneous.yml", "fields.yml")
+SPEC_FILES = ("contacts.yml", "sequences.yml", "miscellaneous.yml", "fields.yml", "accounts.yml", "deals.yml")
+_OBJECT_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 
 
 @functools.cache
@@ -86,7 +88,13 @@ def _first_example(content: dict[str, Any]) -> Any:
 
 
 def schema_of_example(example: Any) -> dict[str, Any]:
-    """A schema an answer meets when it has the example's keys, each of the example's type (null aside)."""
+    """A schema an answer meets when it has the example's keys, each of the example's type (null aside).
+
+    An object keyed by record ids (``typed_custom_fields: {"<field id>": ...}``) is a map, not a record:
+    only its type is required.
+    """
+    if isinstance(example, dict) and example and all(_OBJECT_ID_RE.match(key) for key in example):
+        return {"type": "object"}
     if isinstance(example, dict):
         return {
             "type": "object",

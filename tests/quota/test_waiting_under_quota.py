@@ -8,7 +8,10 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
 
+from airflow_provider_apollo.exceptions import ApolloRateLimitError
+from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.sensors.contact_stage import ApolloContactStageSensor
 from airflow_provider_apollo.testing import ApolloEmulator
 from airflow_provider_apollo.triggers.contact_stage import ApolloContactStageTrigger
@@ -78,3 +81,32 @@ def test_the_trigger_reports_a_timeout_when_the_reset_comes_too_late(tight: Apol
 
     event = asyncio.run(first())
     assert event["status"] == "timeout"
+
+
+def test_a_deferred_sensor_that_meets_the_quota_checks_again_after_the_reset_not_an_interval_later(
+    tight: ApolloEmulator,
+) -> None:
+    ids = tight.seed_contacts(2, stage="Replied")
+    sensor = ApolloContactStageSensor(
+        task_id="wait",
+        contact_ids=ids,
+        target_stages=["Replied"],
+        poke_interval=0.2,
+        timeout=30,
+        deferrable=True,
+    )
+    with pytest.raises(ApolloRateLimitError):  # another task used up this hour's contact reads
+        for _ in range(GETS_PER_HOUR + 1):
+            ApolloHook().get_contact(ids[0])
+    started = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute({})
+    trigger = deferred.value.trigger
+    # The reset (more than max_retry_wait away) plus its margin, not one poke_interval.
+    assert trigger.serialize()[1]["first_check_at"] > started + 0.5 + 1.0
+
+    async def first() -> dict[str, object]:
+        return dict((await anext(trigger.run())).payload)
+
+    assert asyncio.run(first()) == {"status": "success", "contact_ids": ids}
+    assert time.time() >= trigger.first_check_at

@@ -1,17 +1,29 @@
-"""Helpers of the reliability suite: the marker key, fast retries, the named faults, leak checks."""
+"""
+The fault suite's support: the marker key, fast retries, the named faults, leak checks, the fixtures
+and the results table of docs/reliability.md.
+
+Used by the fault tests beside the code they check (tests/hooks, tests/operators) and by those still
+here. A conftest imports the fixtures (``emulator``, ``reconnect``, ``context``, ``outcome``,
+``no_key_in_logs``) and calls :func:`register_results_table` from its ``pytest_configure``.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from key_guard import KeyLeakGuard
 
-from airflow_provider_apollo.testing import ApolloEmulator
+from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValidationError
+from airflow_provider_apollo.testing import ApolloEmulator, TaskInstanceStub
 from airflow_provider_apollo.testing.emulator import Fault
 
 # A key nobody would type by accident: every log, exception, XCom and rendered field is searched for it.
@@ -59,6 +71,14 @@ def expect_failure(run: Callable[[], Any], *errors: type[BaseException]) -> Base
     return raised.value
 
 
+def assert_refused_naming_it(emulator: ApolloEmulator, run: Callable[[], Any], named: str) -> None:
+    """``run`` fails with an argument error naming ``named`` (the key nowhere in it) before any request."""
+    error = expect_failure(run, ApolloValidationError, ValueError)
+    assert named in str(error)
+    assert isinstance(error, ApolloArgumentError), type(error)
+    assert emulator.requests == []
+
+
 def count_by_email(emulator: ApolloEmulator) -> dict[str, int]:
     counts: dict[str, int] = {}
     for contact in emulator.contacts.values():
@@ -78,16 +98,6 @@ def settle(emulator: ApolloEmulator, fault: FaultCase | None = None) -> None:
         if not any(r.status == 0 and now - r.time < SLOW_RESPONSE + 0.2 for r in list(emulator.requests)):
             return
         time.sleep(0.02)
-
-
-class RecordingTaskInstance:
-    """The part of a task instance operators use: ``xcom_push``, through JSON as Airflow stores it."""
-
-    def __init__(self) -> None:
-        self.xcoms: dict[str, Any] = {}
-
-    def xcom_push(self, key: str, value: Any) -> None:
-        self.xcoms[key] = json.loads(json.dumps(value))
 
 
 def run_task(
@@ -215,3 +225,136 @@ def after_applied(emulator: ApolloEmulator, handler: str, n: int, action: Callab
 
     # The server looks the handler up on the instance for every request.
     setattr(emulator, handler, wrapped)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+# What the ``outcome`` fixture is: record(fault, component, result) for the results table.
+Outcome = Callable[[str, str, str], None]
+
+
+@pytest.fixture
+def no_key_in_logs(capfd: pytest.CaptureFixture[str]) -> Iterator[KeyLeakGuard]:
+    """
+    The marker key appears in no log record (every level, every logger), in nothing printed, and in
+    no request any emulator received except in its ``x-api-key`` header.
+    """
+    with KeyLeakGuard({MARKER_KEY}) as guard:
+        yield guard
+    out, err = capfd.readouterr()
+    guard.check(out, err)
+
+
+@pytest.fixture
+def emulator(no_key_in_logs: KeyLeakGuard, monkeypatch: pytest.MonkeyPatch) -> Iterator[ApolloEmulator]:
+    """A started emulator whose key is the marker, with ``apollo_default`` pointing at it (fast retries)."""
+    with ApolloEmulator(api_key=MARKER_KEY) as started:
+        monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", connection(started))
+        yield started
+
+
+@pytest.fixture
+def reconnect(emulator: ApolloEmulator, monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Change the connection's extras (e.g. ``timeout=0.5``); hooks built afterwards read them."""
+
+    def apply(**extra: Any) -> None:
+        monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", connection(emulator, **extra))
+
+    return apply
+
+
+@pytest.fixture
+def context() -> dict[str, Any]:
+    """The part of a task's context the operators read: a task instance that records XComs."""
+    return {"ti": TaskInstanceStub()}
+
+
+@pytest.fixture
+def outcome(request: pytest.FixtureRequest) -> Outcome:
+    """Record what a case showed (fault, component, result) for the table in docs/reliability.md."""
+
+    def record(fault: str, component: str, result: str) -> None:
+        request.node.user_properties.append(("reliability", (fault, component, result)))
+
+    return record
+
+
+# --------------------------------------------------------------------------- results table
+
+# Setting this variable to a Markdown file rewrites its results block from this run.
+REPORT_ENV = "RELIABILITY_DOC"
+RESULTS_START = "<!-- results:start -->"
+RESULTS_END = "<!-- results:end -->"
+RESULTS_PLUGIN = "apollo-reliability-results"
+
+
+class ResultsTable:
+    """A plugin collecting every ``outcome`` of the run, wherever its test lives, into one table."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report = yield
+        if report.when == "call" or (report.when == "teardown" and report.failed):
+            for name, value in item.user_properties:
+                if name != "reliability":
+                    continue
+                fault, component, result = value
+                if report.passed:
+                    status = "passed"
+                elif hasattr(report, "wasxfail"):
+                    status = "xfailed"
+                else:
+                    status = "FAILED"
+                self.rows.append(
+                    {
+                        "fault": fault,
+                        "component": component,
+                        "result": result,
+                        "status": status,
+                        "test": item.name,
+                    }
+                )
+        return report
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        target = os.environ.get(REPORT_ENV)
+        if not target or not self.rows:
+            return
+        path = Path(target)
+        text = path.read_text(encoding="utf-8")
+        if RESULTS_START not in text or RESULTS_END not in text:
+            return
+        table = render_results(self.rows)
+        pattern = re.compile(re.escape(RESULTS_START) + ".*?" + re.escape(RESULTS_END), re.S)
+        path.write_text(
+            pattern.sub(lambda _: f"{RESULTS_START}\n{table}\n{RESULTS_END}", text), encoding="utf-8"
+        )
+
+
+def register_results_table(config: pytest.Config) -> None:
+    """Register the one results table of the run (each conftest of a fault test calls this)."""
+    if not config.pluginmanager.has_plugin(RESULTS_PLUGIN):
+        config.pluginmanager.register(ResultsTable(), RESULTS_PLUGIN)
+
+
+def render_results(rows: list[dict[str, Any]]) -> str:
+    """The fault × component table; a case that did not pass shows its status next to the expected result."""
+    # A case recorded twice (a teardown failure after a pass) keeps its worst status.
+    merged: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["fault"], row["component"], row["result"], row["test"])
+        if key not in merged or row["status"] != "passed":
+            merged[key] = row
+    lines = ["| fault or input | component | what happened | test |", "|---|---|---|---|"]
+    for row in sorted(merged.values(), key=lambda r: (r["component"], r["fault"], r["test"])):
+        result = (
+            row["result"] if row["status"] == "passed" else f"**{row['status']}** (expected: {row['result']})"
+        )
+        fault = row["fault"].replace("|", "\\|")
+        lines.append(f"| {fault} | {row['component']} | {result} | `{row['test']}` |")
+    passed = sum(1 for row in merged.values() if row["status"] == "passed")
+    lines += ["", f"{passed} of {len(merged)} recorded cases passed in the run that generated this table."]
+    return "\n".join(lines)

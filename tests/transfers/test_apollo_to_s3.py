@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pendulum
 import pytest
 import requests
 from airflow.providers.common.compat.sdk import AirflowFailException
@@ -22,13 +21,12 @@ from airflow_versions import requires_structlog_task_logs
 from airflow_provider_apollo.core import SEARCH_RESULT_CAP
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError, ApolloSearchCapError
 from airflow_provider_apollo.testing import ApolloEmulator
-from airflow_provider_apollo.transfers import _writers
-from airflow_provider_apollo.transfers._writers import CONTACT_COLUMNS, flat_value
+from airflow_provider_apollo.transfers import _writers, apollo_to_s3
+from airflow_provider_apollo.transfers._writers import CONTACT_COLUMNS, PartSpool, flat_value
 from airflow_provider_apollo.transfers.apollo_to_s3 import (
     CONTACT_COLUMN_NAMES,
     DEFAULT_MAX_RETURNED_IDS,
     ApolloSearchToS3Operator,
-    parse_updated_since,
 )
 
 KEY = "apollo/contacts.jsonl"
@@ -479,19 +477,6 @@ def test_updated_since_rejects_a_conflicting_sort(
     with pytest.raises(ValueError, match="sort_by_field"):
         op.execute(context)
     assert apollo_connection.request_count() == 0
-
-
-def test_parse_updated_since() -> None:
-    assert parse_updated_since(None) is None
-    assert parse_updated_since("") is None
-    assert parse_updated_since("2024-05-01T10:00:00+02:00") == pendulum.datetime(2024, 5, 1, 8, tz="UTC")
-    assert parse_updated_since("2024-05-01") == pendulum.datetime(2024, 5, 1, tz="UTC")
-    naive = datetime.datetime(2024, 5, 1, 8, 30)
-    assert parse_updated_since(naive) == pendulum.datetime(2024, 5, 1, 8, 30, tz="UTC")
-    with pytest.raises(ValueError, match="updated_since must be an ISO 8601"):
-        parse_updated_since("yesterday-ish")
-    with pytest.raises(ValueError, match="updated_since"):
-        parse_updated_since(12345)
 
 
 # --------------------------------------------------------------------------- XCom, progress, arguments
@@ -1042,3 +1027,63 @@ def test_the_operator_keeps_no_benchmark_attributes(
     # The phase timings are in the final log event instead.
     done = next(event for event in events if str(event["event"]).startswith("Exported 20 contacts"))
     assert done["read_seconds"] >= 0 and done["upload_seconds"] >= 0
+
+
+# --------------------------------------------------------------------------- the spool and its parts
+
+
+@pytest.fixture
+def small_parts(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Parts of 64 KiB (and an S3 server that takes them), so a small export is uploaded in many parts."""
+    import moto.s3.models
+
+    part_size = 64 * 1024
+    monkeypatch.setattr(apollo_to_s3, "PART_SIZE", part_size)
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part_size)
+    return part_size
+
+
+def test_a_spool_hands_back_whole_parts_then_the_remainder(tmp_path: Path) -> None:
+    spool = PartSpool(str(tmp_path / "spool"), initial=b"ab")
+    # A wrapper closed on the spool ends its own stream, not the spool.
+    with gzip.GzipFile(fileobj=spool, mode="wb") as compressed:
+        compressed.write(b"x" * 10)
+    spool.write(b"cd")
+    parts = list(spool.whole_parts(7))
+    data = tmp_path.joinpath("spool").read_bytes()
+    assert spool.tell() == len(data) and data.startswith(b"ab") and data.endswith(b"cd")
+    assert gzip.decompress(data[2:-2]) == b"x" * 10
+    assert parts == [data[i : i + 7] for i in range(0, len(data) - len(data) % 7, 7)]
+    assert b"".join(parts) + spool.remainder(7) == data
+    assert spool.remainder(len(data)) == b""
+    spool.discard()
+
+
+def test_a_large_export_is_uploaded_part_by_part_after_reading(
+    apollo_connection: ApolloEmulator,
+    s3_bucket: str,
+    s3: Any,
+    context: dict[str, Any],
+    export_tmp: Path,
+    small_parts: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    apollo_connection.seed_contacts(600)
+    parts: list[tuple[int, int, int]] = []
+    upload_part = apollo_to_s3.MultipartUpload.upload_part
+
+    def recording(self: Any, number: int, data: bytes) -> str:
+        # The part's number, its size, and how many searches had been answered when it went up.
+        parts.append((number, len(data), apollo_connection.request_count("/contacts/search")))
+        return upload_part(self, number, data)
+
+    monkeypatch.setattr(apollo_to_s3.MultipartUpload, "upload_part", recording)
+    operator(s3_bucket).execute(context)
+    data = read_object(s3, s3_bucket, KEY)
+    assert [record["id"] for record in jsonl_records(data)] == list(apollo_connection.contacts)
+    assert len(parts) == -(-len(data) // small_parts) > 3
+    assert [number for number, _, _ in parts] == list(range(1, len(parts) + 1))
+    assert {size for _, size, _ in parts[:-1]} == {small_parts}
+    # One after another, once every page was read: none while the export was reading Apollo.
+    assert {searches for _, _, searches in parts} == {6}
+    assert list(export_tmp.iterdir()) == []

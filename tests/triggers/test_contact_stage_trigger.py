@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_apollo.core.lifecycle import arun_steps, run_steps
 from airflow_provider_apollo.core.stage_check import stage_check
-from airflow_provider_apollo.core.steps import arun_steps, run_steps
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 from airflow_provider_apollo.testing import ApolloEmulator
