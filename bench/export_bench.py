@@ -303,7 +303,12 @@ def _stop(process: subprocess.Popen[str]) -> None:
 
 
 def _measure(variant: str, url: str, bucket: str, env: dict[str, str], heap: bool = False) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", variant, "--url", url, "--bucket", bucket]
+    """Run ``variant`` in a fresh process; ``variant@baseline`` runs it on the ``BENCH_BASELINE`` checkout."""
+    name, _, baseline = variant.partition("@")
+    command = [sys.executable, __file__, "--child", name, "--url", url, "--bucket", bucket]
+    if baseline:
+        # The package from the baseline checkout (ahead of the editable install on sys.path).
+        env = {**env, "PYTHONPATH": env["BENCH_BASELINE"]}
     output = subprocess.run(
         [*command, "--tracemalloc"] if heap else command,
         env=env,
@@ -350,13 +355,19 @@ def run(
     repeat: int = 3,
     source: str = "standin",
     heap: bool = False,
+    baseline: str | None = None,
 ) -> list[dict[str, Any]]:
     """
     Measure every variant for every size; one row per (size, variant), also written to the JSON file.
 
     Each variant runs ``repeat`` times; a row holds the median time and the largest memory growth.
     ``source`` is who plays Apollo (see :data:`SOURCES`); ``heap`` adds the tracemalloc peak.
+    ``baseline``, a checkout of another version of the package (``git worktree add``, or ``git
+    archive`` unpacked), adds each ``operator_*`` variant run on it as ``<variant>@baseline``, in
+    the same rounds, so a change is measured against the code it replaces under the same load.
     """
+    if baseline is not None:
+        variants = (*variants, *(f"{v}@baseline" for v in variants if v.startswith("operator_")))
     import boto3
 
     env = {
@@ -396,6 +407,7 @@ def run(
             try:
                 variant_env = {
                     **env,
+                    "BENCH_BASELINE": str(Path(baseline).resolve()) if baseline else "",
                     "BENCH_APOLLO_KEY": api_key,
                     "AIRFLOW_CONN_APOLLO_DEFAULT": json.dumps(
                         {"conn_type": "apollo", "password": api_key, "host": url}
@@ -418,10 +430,10 @@ def run(
                         runs[variant].append(_measure(variant, url, bucket, variant_env, heap_now))
                 for variant in variants:
                     row = _summarise(runs[variant])
-                    row["size"] = size
+                    row["variant"], row["size"] = variant, size
                     rows.append(row)
                     print(
-                        f"  {size:>6} {variant:<24} {row['seconds']:>7.2f} s  "
+                        f"  {size:>6} {variant:<33} {row['seconds']:>7.2f} s  "
                         f"{row['records_per_second']:>6}/s  +{row['growth_mib']:.1f} MiB",
                         file=sys.stderr,
                         flush=True,
@@ -464,7 +476,7 @@ def run(
 def print_table(rows: list[dict[str, Any]]) -> None:
     """Median and best wall time, median CPU time, each against the bare loop's; memory growth."""
     header = (
-        f"{'contacts':>8}  {'variant':<26} {'median s':>8} {'x bare':>6} {'best s':>7} {'x bare':>6} "
+        f"{'contacts':>8}  {'variant':<33} {'median s':>8} {'x bare':>6} {'best s':>7} {'x bare':>6} "
         f"{'cpu s':>6} {'x bare':>6} {'RSS growth':>11} {'heap peak':>10}"
     )
     print(header)
@@ -472,7 +484,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         heap = f"{row['heap_peak_mib']:>6.1f} MiB" if "heap_peak_mib" in row else f"{'-':>10}"
         print(
-            f"{row['size']:>8}  {row['variant']:<26} {row['seconds']:>8.2f} {row['time_vs_bare']:>6.2f} "
+            f"{row['size']:>8}  {row['variant']:<33} {row['seconds']:>8.2f} {row['time_vs_bare']:>6.2f} "
             f"{row['min_seconds']:>7.2f} {row['min_time_vs_bare']:>6.2f} {row['cpu_seconds']:>6.2f} "
             f"{row['cpu_vs_bare']:>6.2f} {row['growth_mib']:>7.1f} MiB {heap}"
         )
@@ -482,6 +494,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 50000])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument(
+        "--baseline",
+        help="a checkout of another version: its operator variants run too, as <variant>@baseline",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs per variant; the median time is reported")
     parser.add_argument("--source", choices=SOURCES, default="standin", help="who plays Apollo")
     parser.add_argument(
@@ -499,7 +515,9 @@ def main() -> None:
         api_key = os.environ.get("BENCH_APOLLO_KEY", API_KEYS["emulator"])
         print(json.dumps(child(args.child, args.url, api_key, args.bucket, args.tracemalloc)))
         return
-    rows = run(tuple(args.sizes), tuple(args.variants), args.repeat, args.source, args.tracemalloc)
+    rows = run(
+        tuple(args.sizes), tuple(args.variants), args.repeat, args.source, args.tracemalloc, args.baseline
+    )
     print_table(rows)
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")
 

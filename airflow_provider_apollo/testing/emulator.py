@@ -384,7 +384,11 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
         raise ValueError(f"unknown contact stage {name_or_id!r}; known stages: {known}")
 
     def seed_contacts(self, n: int, *, stage: str | None = None) -> list[str]:
-        """Add ``n`` deterministic contacts spread over the past year (and over the stages unless ``stage``)."""
+        """Add ``n`` deterministic contacts spread over the past year (and over the stages unless ``stage``).
+
+        Each works at one of twenty companies and belongs to its account: an existing account with the
+        company's domain, organization id or name, else one created the first time it is needed.
+        """
         fixed_stage = self.stage_id(stage) if stage is not None else None
         stage_ids = [stage_obj["id"] for stage_obj in self.stages]
         cold_id = self.stage_id(DEFAULT_STAGE)

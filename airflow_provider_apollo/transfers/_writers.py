@@ -11,7 +11,7 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import IO, Any
 
 FORMAT_JSONL = "jsonl"
@@ -228,16 +228,17 @@ class PartSpool(io.RawIOBase):
     """
     A write-only binary stream that keeps an export's bytes in a local file until they are uploaded.
 
-    Writing costs a buffered file write, whatever the export's size; :meth:`whole_parts` then hands
-    the bytes back one part at a time (one part in memory) for a multipart upload, and
-    :meth:`remainder` the bytes after the last whole part (the next part's start, or the last
-    part). ``initial`` bytes (a resumed export's staged tail) come first. :meth:`close` does
-    nothing, so a text or gzip wrapper can be closed (ending its stream) without ending this one;
-    :meth:`discard` closes the file.
+    Writing costs a buffered file write, whatever the export's size. The bytes then go back out
+    as the parts of a multipart upload: :meth:`part` is a stream over one part, read from the file
+    as it is sent (no part is held in memory), and :meth:`remainder` the bytes after the last
+    whole part (staged at a quota stop). ``initial`` bytes (a resumed export's staged tail) come
+    first. :meth:`close` does nothing, so a text or gzip wrapper can be closed (ending its stream)
+    without ending this one; :meth:`discard` closes the file.
     """
 
     def __init__(self, path: str, *, initial: bytes = b"") -> None:
         super().__init__()
+        self._path = path
         self._file = open(path, "w+b")  # noqa: SIM115 - kept open across writes; closed by discard()
         self._file.write(initial)
         self._size = len(initial)
@@ -256,21 +257,69 @@ class PartSpool(io.RawIOBase):
     def close(self) -> None:
         """Closing a wrapper must not end the spool: see :meth:`discard`."""
 
-    def whole_parts(self, part_size: int) -> Iterator[bytes]:
-        """The bytes written so far, ``part_size`` at a time, while a whole part remains; one in memory."""
+    def whole_parts(self, part_size: int) -> int:
+        """How many whole parts of ``part_size`` bytes the spool holds."""
+        return self._size // part_size
+
+    def part(self, index: int, part_size: int) -> FileRange:
+        """Part ``index`` (from 0) as a stream: ``part_size`` bytes, or what is left after the whole parts."""
         self._file.flush()
-        self._file.seek(0)
-        for _ in range(self._size // part_size):
-            yield self._file.read(part_size)
+        start = index * part_size
+        return FileRange(self._path, start, max(0, min(part_size, self._size - start)))
 
     def remainder(self, part_size: int) -> bytes:
         """The bytes after the last whole part of ``part_size`` (fewer than ``part_size``)."""
-        self._file.flush()
-        self._file.seek(self._size - self._size % part_size)
-        return self._file.read()
+        with self.part(self.whole_parts(part_size), part_size) as rest:
+            return rest.read()
 
     def discard(self) -> None:
         self._file.close()
+
+
+class FileRange(io.RawIOBase):
+    """
+    Bytes ``[start, start + size)`` of a file as a seekable read-only stream (what boto3 takes as a
+    part's body: it reads it in chunks to checksum and send it, and seeks back to retry).
+    """
+
+    def __init__(self, path: str, start: int, size: int) -> None:
+        super().__init__()
+        self._file = open(path, "rb")  # noqa: SIM115 - closed with the stream
+        self._start = start
+        self._size = size
+        self._position = 0
+        self._file.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return self._size
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = max(0, min(self._size, base + offset))
+        self._file.seek(self._start + self._position)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        wanted = min(len(buffer), self._size - self._position)
+        if wanted <= 0:
+            return 0
+        data = self._file.read(wanted)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 class IdsWriter:

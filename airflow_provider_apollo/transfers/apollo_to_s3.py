@@ -40,6 +40,7 @@ from airflow_provider_apollo.transfers._writers import (
     FILE_FORMATS,
     FORMAT_PARQUET,
     WRITE_COMPRESSIONS,
+    FileRange,
     IdsWriter,
     PartSpool,
     join_parquet,
@@ -419,8 +420,8 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         """At a quota stop: send the whole parts, stage the rest, and return the checkpoint that names it."""
         parts = list(state.get("parts") or [])
         if spool is not None:
-            parts, tail = self._upload_parts(staging, spool, parts)
-            staging.put_staged(f"tail-{segment}", tail)
+            parts = self._upload_whole_parts(staging, spool, parts)
+            staging.put_staged(f"tail-{segment}", spool.remainder(PART_SIZE))
         else:
             staging.upload_staged(f"segment-{segment}.parquet", parquet_path)
         staging.upload_staged(f"ids-{segment}", ids_path)
@@ -432,18 +433,17 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
         }
 
     @staticmethod
-    def _upload_parts(
+    def _upload_whole_parts(
         staging: MultipartUpload, spool: PartSpool, parts: list[list[Any]]
-    ) -> tuple[list[list[Any]], bytes]:
+    ) -> list[list[Any]]:
         """
         Send the spool's whole parts after ``parts`` (those sent before a quota wait), one after
-        another; every part's ``[number, etag]`` and the bytes short of a part.
+        another, each read from the spool's file as it goes; every part's ``[number, etag]``.
         """
         parts = list(parts)
-        for data in spool.whole_parts(PART_SIZE):
-            number = len(parts) + 1
-            parts.append([number, staging.upload_part(number, data)])
-        return parts, spool.remainder(PART_SIZE)
+        for index in range(spool.whole_parts(PART_SIZE)):
+            parts.append(send_part(staging, len(parts) + 1, spool.part(index, PART_SIZE)))
+        return parts
 
     def _finish(
         self,
@@ -466,10 +466,12 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
                     shutil.copyfileobj(current, out)
             self.s3_hook.load_file(joined, key=self.ids_key, bucket_name=self.s3_bucket, replace=True)
         if spool is not None:
-            parts, remainder = self._upload_parts(staging, spool, list(state.get("parts") or []))
-            if remainder or not parts:
-                number = len(parts) + 1
-                parts.append([number, staging.upload_part(number, remainder)])
+            parts = self._upload_whole_parts(staging, spool, list(state.get("parts") or []))
+            last = spool.part(spool.whole_parts(PART_SIZE), PART_SIZE)
+            if len(last) or not parts:
+                parts.append(send_part(staging, len(parts) + 1, last))
+            else:
+                last.close()
             staging.complete(parts)
             return
         path = parquet_path
@@ -546,3 +548,17 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             inputs=[Dataset(namespace=f"apollo://{host}", name=LINEAGE_INPUT_NAME)],
             outputs=[Dataset(namespace=f"s3://{self.s3_bucket}", name=self.s3_key)],
         )
+
+
+def send_part(staging: MultipartUpload, number: int, body: FileRange) -> list[Any]:
+    """
+    Upload one part from a stream and close it; its ``[number, etag]``.
+
+    Through the client: ``MultipartUpload.upload_part`` takes bytes, which would hold the part
+    (8 MiB) in memory, where boto3 reads a stream in chunks as it checksums and sends it.
+    """
+    with body:
+        answer = staging.client.upload_part(
+            Bucket=staging.bucket, Key=staging.key, UploadId=staging.upload_id, PartNumber=number, Body=body
+        )
+    return [number, str(answer["ETag"])]

@@ -259,3 +259,83 @@ def test_deal_endpoints_have_their_own_windows_and_faults() -> None:
             api.post(f"{emulator.url}/opportunities", json={"name": "C"})
         assert emulator.deal_count == 2
         assert emulator.request_count("/opportunities", method="POST") == 3
+
+
+def test_apollo_cli_account_and_deal_commands_are_served() -> None:
+    """Each request Apollo's own CLI (apolloio/apollo-io-cli 2.0.0, src/commands/accounts.ts and
+    deals.ts) sends for its accounts and deals commands, as it sends it: an OAuth Bearer token, JSON
+    bodies, list query parameters as ``name[]``."""
+    with ApolloEmulator(oauth_tokens=["cli-token"]) as emulator, requests.Session() as cli:
+        cli.headers.update({"authorization": "Bearer cli-token", "x-apollo-source": "apollo-cli"})
+        url = emulator.url
+        owner = emulator.users[1]["id"]
+        created = cli.post(
+            f"{url}/accounts",
+            json={
+                "name": "Acme",
+                "domain": "acme.example",
+                "phone": "555-555-0100",
+                "raw_address": "Austin, Texas",
+            },
+        )
+        account_id = created.json()["account"]["id"]
+        lead = emulator.account_stage_id("Lead")
+        calls = [
+            created,
+            cli.patch(f"{url}/accounts/{account_id}", json={"name": "Acme Inc"}),
+            cli.post(
+                f"{url}/accounts/bulk_create",
+                json={"accounts": [{"name": "Globex", "domain": "globex.example"}]},
+            ),
+            cli.post(
+                f"{url}/accounts/search",
+                json={
+                    "page": 1,
+                    "per_page": 10,
+                    "q_organization_name": "acme",
+                    "account_stage_ids": [lead],
+                    "sort_by_field": "account_created_at",
+                    "sort_ascending": True,
+                },
+            ),
+            cli.get(f"{url}/accounts/{account_id}"),
+            cli.post(
+                f"{url}/accounts/bulk_update",
+                json={"account_attributes": [{"id": account_id, "name": "Acme"}]},
+            ),
+            cli.post(f"{url}/accounts/bulk_update", json={"account_ids": [account_id], "owner_id": owner}),
+            cli.post(
+                f"{url}/accounts/update_owners",
+                json={},
+                params={"account_ids[]": [account_id], "owner_id": owner},
+            ),
+            cli.get(f"{url}/account_stages"),
+        ]
+        deal = cli.post(
+            f"{url}/opportunities",
+            json={
+                "name": "Q3 deal",
+                "owner_id": owner,
+                "account_id": account_id,
+                "amount": 55123478,
+                "currency_code": "USD",
+                "opportunity_stage_id": emulator.deal_stage_id("Propose"),
+                "closed_date": "2026-10-30",
+                "description": "From the CLI",
+            },
+        )
+        deal_id = deal.json()["opportunity"]["id"]
+        calls += [
+            deal,
+            cli.post(f"{url}/opportunities/search", json={"page": 1, "per_page": 10, "q_keywords": "q3"}),
+            cli.get(f"{url}/opportunities/{deal_id}"),
+            cli.patch(
+                f"{url}/opportunities/{deal_id}", json={"amount": "60000000", "closed_date": "2026-11-30"}
+            ),
+            cli.get(f"{url}/opportunity_stages"),
+        ]
+        assert [(call.request.method, call.status_code) for call in calls] == [
+            (call.request.method, 200) for call in calls
+        ], [call.text for call in calls if call.status_code != 200]
+        assert emulator.get_deal(deal_id)["amount"] == 60000000  # type: ignore[index]
+        assert emulator.get_account(account_id)["owner_id"] == owner  # type: ignore[index]

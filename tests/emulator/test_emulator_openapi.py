@@ -10,7 +10,7 @@ import requests
 
 from airflow_provider_apollo.testing import ApolloEmulator
 from tests.emulator.conftest import session_for
-from tests.emulator.openapi_schemas import OPENAPI_DIR, schema_errors, spec_available
+from tests.emulator.openapi_schemas import OPENAPI_DIR, _documents, schema_errors, spec_available
 
 pytestmark = pytest.mark.skipif(
     not spec_available(), reason=f"Apollo's OpenAPI files are not at {OPENAPI_DIR}"
@@ -790,13 +790,7 @@ _ENDPOINT_IDS = [f"{method.upper()} {path}" for _, method, path, _ in CRM_ENDPOI
 
 
 def _documented_statuses(spec_file: str, path: str, method: str) -> set[str]:
-    return set(_spec_operation(spec_file, path, method)["responses"])
-
-
-def _spec_operation(spec_file: str, path: str, method: str) -> dict[str, Any]:
-    from tests.emulator.openapi_schemas import _documents
-
-    return dict(_documents()[spec_file]["paths"][path][method])
+    return set(_documents()[spec_file]["paths"][path][method]["responses"])
 
 
 def _plain_request(
