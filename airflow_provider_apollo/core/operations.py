@@ -37,6 +37,7 @@ from airflow_provider_apollo.core.endpoints import (
     PATH_UPDATE_STAGES,
     ApiRequest,
     batched,
+    get_contact_request,
     ids_params,
 )
 from airflow_provider_apollo.core.fields import (
@@ -80,6 +81,12 @@ def unique_ids(contact_ids: Any, argument: str = "contact_ids") -> list[str]:
 
 
 # ------------------------------------------------------------------ creating contacts
+
+
+def get_contact(contact_id: Any) -> Operation[dict[str, Any]]:
+    """One contact by id (``GET /contacts/{id}``); a deleted or unknown one is Apollo's error."""
+    contact_id = validate_contact_ids([contact_id], "contact_id")[0]
+    return dict((yield get_contact_request(contact_id))["contact"])
 
 
 def create_contact(
