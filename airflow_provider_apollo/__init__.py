@@ -114,6 +114,8 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_apollo.operators.contacts",
                     "airflow_provider_apollo.operators.sequences",
                     "airflow_provider_apollo.operators.lists",
+                    "airflow_provider_apollo.operators.accounts",
+                    "airflow_provider_apollo.operators.deals",
                 ],
             }
         ],

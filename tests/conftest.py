@@ -100,3 +100,22 @@ def later() -> Iterator[Callable[..., None]]:
     yield schedule
     for timer in timers:
         timer.cancel()
+
+
+# --------------------------------------------------------------------------- the fault suite
+# The fault suite's fixtures for every test directory (its tests sit beside the code they check:
+# tests/hooks, tests/operators, tests/sensors, tests/triggers, tests/transfers, and tests/reliability),
+# and the one results table of the run, written to docs/reliability.md when RELIABILITY_DOC names it.
+from reliability_support import (  # noqa: E402, F401 - fixtures
+    context,
+    emulator,
+    no_key_in_logs,
+    outcome,
+    reconnect,
+    register_results_table,
+    tight_quota,
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    register_results_table(config)

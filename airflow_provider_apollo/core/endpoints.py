@@ -96,3 +96,27 @@ def get_contact_request(contact_id: str) -> ApiRequest:
 
 def list_stages_request() -> ApiRequest:
     return ApiRequest("GET", PATH_STAGES, endpoint=PATH_STAGES)
+
+
+# ------------------------------------------------------------------ accounts and deals
+# Apollo's Accounts and Deals references (accounts.yml, deals.yml). Their limits are the contacts'
+# facts under the same names: accounts' bulk create takes at most BULK_CREATE_MAX (100) a call, and
+# their bulk update BULK_UPDATE_MAX (1,000); the account search shows SEARCH_RESULT_CAP (50,000)
+# records, SEARCH_PER_PAGE_MAX a page. The deal list has no documented cap and no filters.
+
+PATH_ACCOUNTS = "/accounts"
+# Update (PATCH) names the id account_id and View (GET) names it id: one path (ENDPOINTS.md notes it).
+PATH_ACCOUNT = "/accounts/{account_id}"
+PATH_ACCOUNT_SEARCH = "/accounts/search"
+PATH_ACCOUNT_BULK_CREATE = "/accounts/bulk_create"
+PATH_ACCOUNT_BULK_UPDATE = "/accounts/bulk_update"
+PATH_ACCOUNT_UPDATE_OWNERS = "/accounts/update_owners"
+PATH_ACCOUNT_STAGES = "/account_stages"
+PATH_DEALS = "/opportunities"
+PATH_DEAL = "/opportunities/{opportunity_id}"
+# List All Deals: GET with query parameters (Apollo's CLI POSTs a JSON body; the reference wins).
+PATH_DEAL_SEARCH = "/opportunities/search"
+PATH_DEAL_STAGES = "/opportunity_stages"
+
+ACCOUNT_SORT_FIELDS = ("account_last_activity_date", "account_created_at", "account_updated_at")
+DEAL_SORT_FIELDS = ("amount", "is_closed", "is_won")

@@ -1,4 +1,4 @@
-"""Team facts looked up once and kept: stages, sequences by name, mailboxes, users, custom fields.
+"""Team facts looked up once and kept: stages of each record type, sequences by name, mailboxes, users, custom fields.
 
 :class:`TeamLookups` holds what a hook has already learned about the team and hands out step
 generators (see :mod:`~airflow_provider_apollo.core.lifecycle`) that send a request only when the
@@ -8,16 +8,24 @@ sequence name for each of three operations sends one search, with either transpo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from airflow_provider_apollo.core.endpoints import ApiRequest, list_stages_request
+from airflow_provider_apollo.core.endpoints import ApiRequest
 from airflow_provider_apollo.core.fields import (
     CustomField,
     apply_custom_fields,
     custom_fields_of,
     fields_request,
     needs_custom_fields,
+)
+from airflow_provider_apollo.core.records import (
+    CONTACTS,
+    RecordType,
+    match_record_stage,
+    read_stages,
+    stages_request,
 )
 from airflow_provider_apollo.core.sequences import (
     Mailbox,
@@ -27,7 +35,7 @@ from airflow_provider_apollo.core.sequences import (
     match_mailbox,
     resolve_sequence,
 )
-from airflow_provider_apollo.core.stages import match_stage, stage_name, stages_of
+from airflow_provider_apollo.core.stages import match_stage, stage_name
 from airflow_provider_apollo.core.users import (
     check_owner,
     list_users,
@@ -52,19 +60,29 @@ class TeamLookups:
             steps.close()
         return self._known[key]
 
-    # ------------------------------------------------------------------ contact stages
+    # ------------------------------------------------------------------ stages (contacts, accounts, deals)
 
-    def stages(self) -> Generator[ApiRequest, Any, list[dict[str, Any]]]:
-        """The team's contact stages (``GET /contact_stages``)."""
-        return list((yield from self._once("stages", _read(list_stages_request(), stages_of))))
+    def stages(self, record: RecordType = CONTACTS) -> Generator[ApiRequest, Any, list[dict[str, Any]]]:
+        """The team's stages of a record type (``GET /contact_stages``, ``/account_stages``, ``/opportunity_stages``)."""
+        steps = _read(stages_request(record), functools.partial(read_stages, record))
+        return list((yield from self._once(record.stages_path, steps)))
 
-    def stage_id(self, stage: Any) -> Generator[ApiRequest, Any, str]:
-        """The id of a stage given by id or display name (case-insensitive)."""
-        return match_stage((yield from self.stages()), stage)
+    def stage_id(
+        self, stage: Any, record: RecordType = CONTACTS, argument: str = "stage"
+    ) -> Generator[ApiRequest, Any, str]:
+        """
+        The id of a stage given by id or display name (case-insensitive); unknown: an
+        ``ApolloArgumentError`` listing the record type's stages (naming ``argument``, except for
+        contacts, whose messages are the ones they always had).
+        """
+        stages = yield from self.stages(record)
+        if record is CONTACTS:
+            return match_stage(stages, stage)
+        return match_record_stage(record, stages, stage, argument)
 
-    def stage_name(self, stage_id: str) -> Generator[ApiRequest, Any, str]:
+    def stage_name(self, stage_id: str, record: RecordType = CONTACTS) -> Generator[ApiRequest, Any, str]:
         """A stage's display name, for messages in the user's terms."""
-        return stage_name((yield from self.stages()), stage_id)
+        return stage_name((yield from self.stages(record)), stage_id)
 
     # ------------------------------------------------------------------ sequences and mailboxes
 
@@ -131,6 +149,28 @@ class TeamLookups:
         owner = resolved.get("owner_id")
         if isinstance(owner, str) and looks_like_email(owner):
             resolved["owner_id"] = yield from self.owner_id(owner, f"{argument}['owner_id']")
+        return resolved
+
+    # ------------------------------------------------------------------ accounts' and deals' fields
+
+    def record_fields(
+        self, record: RecordType, fields: Mapping[str, Any], argument: str = "fields"
+    ) -> Generator[ApiRequest, Any, dict[str, Any]]:
+        """
+        A record's checked fields (:func:`~airflow_provider_apollo.core.records.check_record_fields`)
+        with names resolved: the stage, under the record's ``stage_key`` (``"stage"``) or its stage
+        field, by id or name (one stages request per hook), and ``owner_id`` by user id or email
+        (an email needs the users list, which needs a master key).
+        """
+        resolved = dict(fields)
+        stage_key = record.stage_key if record.stage_key in resolved else record.stage_field
+        if resolved.get(stage_key) is not None:
+            given = resolved.pop(stage_key)
+            resolved[record.stage_field] = yield from self.stage_id(
+                given, record, f"{argument}[{stage_key!r}]"
+            )
+        if resolved.get("owner_id") is not None:
+            resolved["owner_id"] = yield from self.owner_id(resolved["owner_id"], f"{argument}['owner_id']")
         return resolved
 
 

@@ -21,17 +21,16 @@ from typing import Any, TypeVar
 from airflow_provider_apollo.core.contacts import (
     MISSING,
     BulkUpdateResult,
-    order_bulk_result,
     read_contact,
     update_contact_request,
 )
 from airflow_provider_apollo.core.endpoints import (
-    BULK_CREATE_MAX,
     BULK_UPDATE_MAX,
     BULK_UPDATE_SYNC_MAX,
     ID_BATCH_SIZE,
     LIST_BATCH_SIZE,
-    PATH_BULK_CREATE,
+    PATH_ACCOUNT_BULK_UPDATE,
+    PATH_ACCOUNT_UPDATE_OWNERS,
     PATH_CONTACTS,
     PATH_UPDATE_OWNERS,
     PATH_UPDATE_STAGES,
@@ -48,6 +47,23 @@ from airflow_provider_apollo.core.fields import (
 )
 from airflow_provider_apollo.core.lists import check_list_names, list_membership_request, read_list_answer
 from airflow_provider_apollo.core.lookups import TeamLookups
+from airflow_provider_apollo.core.records import (
+    ACCOUNTS,
+    CONTACTS,
+    DEALS,
+    RecordType,
+    bulk_create_request,
+    check_record_fields,
+    check_record_id,
+    check_record_ids,
+    check_records,
+    create_request,
+    match_bulk_answer,
+    read_record,
+    read_updated_records,
+    update_request,
+    view_request,
+)
 from airflow_provider_apollo.core.sequences import (
     ENROLLMENT_STATUSES,
     NOT_REPORTED,
@@ -132,19 +148,36 @@ def bulk_create_contacts(
     resolved = []
     for index, contact in enumerate(checked):
         resolved.append((yield from lookups.contact_fields(contact, f"contacts[{index}]")))
+    return (
+        yield from bulk_create_records(
+            CONTACTS, resolved, run_dedupe=run_dedupe, start_batch=start_batch, on_batch=on_batch
+        )
+    )
+
+
+def bulk_create_records(
+    record: RecordType,
+    items: list[dict[str, Any]],
+    *,
+    run_dedupe: bool = False,
+    start_batch: int = 0,
+    on_batch: OnBatch[list[dict[str, Any]]] = None,
+) -> Operation[list[dict[str, Any]]]:
+    """
+    Records (fields checked and resolved) created through the record type's bulk create,
+    ``bulk_create_max`` a request: one record per input, created or existing, in input order
+    (:func:`~airflow_provider_apollo.core.records.match_bulk_answer`).
+    """
+    if record.bulk_create_max is None:
+        raise ApolloArgumentError(f"Apollo has no bulk create for {record.plural}.")
     results: list[dict[str, Any]] = []
-    batches = list(batched(resolved, BULK_CREATE_MAX))
+    batches = list(batched(items, record.bulk_create_max))
     for index in range(start_batch, len(batches)):
         batch = batches[index]
-        body = yield ApiRequest(
-            "POST",
-            PATH_BULK_CREATE,
-            json_body={"contacts": batch, "run_dedupe": bool(run_dedupe)},
-            idempotent=bool(run_dedupe),
-        )
-        ordered = order_bulk_result(
-            batch, body.get("created_contacts") or [], body.get("existing_contacts") or []
-        )
+        body = yield bulk_create_request(record, batch, run_dedupe)
+        created = body.get(record.created_key or "") or []
+        existing = body.get(record.existing_key or "") or []
+        ordered = match_bulk_answer(record, batch, created, existing)
         results.extend(ordered)
         if on_batch is not None:
             on_batch(index, ordered)
@@ -199,15 +232,19 @@ def update_in_batches(
     skip_deleted: bool,
     start_batch: int,
     on_batch: OnBatch[BulkUpdateResult],
+    *,
+    record: RecordType = CONTACTS,
 ) -> Operation[BulkUpdateResult]:
     """
-    One value for many contacts, ``ID_BATCH_SIZE`` ids a request (as query parameters).
+    One value for many records (contacts unless ``record`` says otherwise), ``ID_BATCH_SIZE`` ids a
+    request (as query parameters named after the record type: ``contact_ids[]``, ``account_ids[]``).
 
     A batch naming deleted contacts is refused by Apollo as a whole (422 with
     ``deleted_contact_ids``): by default that raises ``ApolloValidationError`` carrying the ids;
     with ``skip_deleted`` the batch is sent again without them, and the result's
     ``skipped_deleted_ids`` lists them.
     """
+    ids_param = record.ids_param or "contact_ids"
     updated: list[dict[str, Any]] = []
     skipped: list[str] = []
     batches = list(batched(contact_ids, ID_BATCH_SIZE))
@@ -216,7 +253,7 @@ def update_in_batches(
         done = BulkUpdateResult()
         while batch:
             try:
-                body = yield ApiRequest("POST", path, params=ids_params("contact_ids", batch, value))
+                body = yield ApiRequest("POST", path, params=ids_params(ids_param, batch, value))
             except ApolloValidationError as error:
                 if not (skip_deleted and error.deleted_contact_ids):
                     raise
@@ -225,7 +262,7 @@ def update_in_batches(
                 log.warning("Skipping %d deleted contacts: %s", len(deleted), sorted(deleted))
                 batch = [i for i in batch if i not in deleted]
                 continue
-            done.extend(body.get("contacts") or [])
+            done.extend(body.get(record.many_key) or [])
             break
         updated.extend(done)
         skipped.extend(done.skipped_deleted_ids)
@@ -408,3 +445,166 @@ def change_lists(
         if on_batch is not None:
             on_batch(index, batches[index])
     return sent
+
+
+# ------------------------------------------------------------------ accounts and deals
+# The same steps as the contacts' above, over a RecordType (core.records): what differs between
+# record types is a description, not code.
+
+
+def get_record(record: RecordType, record_id: Any, argument: str) -> Operation[dict[str, Any]]:
+    """One record by id (``GET``); an unknown one is Apollo's error (422, or 404 for a deal)."""
+    record_id = check_record_id(record, record_id, argument)
+    return read_record(record, (yield view_request(record, record_id)))
+
+
+def create_record(
+    lookups: TeamLookups, record: RecordType, fields: Any, argument: str
+) -> Operation[dict[str, Any]]:
+    """
+    Create one record (``POST``) with its documented fields, stage and owner names resolved first.
+
+    Apollo deduplicates no account or deal on this call, so the request is retried only when it
+    cannot have been applied (429, connection refused).
+    """
+    checked = check_record_fields(record, fields, argument, record.create_fields, creating=True)
+    resolved = yield from lookups.record_fields(record, checked, argument)
+    return read_record(record, (yield create_request(record, resolved)))
+
+
+def update_record(
+    lookups: TeamLookups, record: RecordType, record_id: Any, fields: Any, id_argument: str
+) -> Operation[dict[str, Any]]:
+    """Update one record's documented fields (``PATCH``), stage and owner names resolved first."""
+    record_id = check_record_id(record, record_id, id_argument)
+    checked = check_record_fields(record, fields, "fields", record.update_fields)
+    resolved = yield from lookups.record_fields(record, checked, "fields")
+    return read_record(record, (yield update_request(record, record_id, resolved)))
+
+
+def get_account(account_id: Any) -> Operation[dict[str, Any]]:
+    """One account by id (``GET /accounts/{id}``, with its company fields and contact counts)."""
+    return (yield from get_record(ACCOUNTS, account_id, "account_id"))
+
+
+def get_deal(deal_id: Any) -> Operation[dict[str, Any]]:
+    """One deal by id (``GET /opportunities/{id}``, with its ``account``)."""
+    return (yield from get_record(DEALS, deal_id, "deal_id"))
+
+
+def create_account(
+    lookups: TeamLookups, account: Any, *, run_dedupe: bool = False
+) -> Operation[dict[str, Any]]:
+    """
+    Create one account from Create an Account's fields (``stage`` by name or id, an owner by
+    email). Apollo does not deduplicate this call: without ``run_dedupe`` it always creates
+    (``POST /accounts``). With ``run_dedupe`` the account goes through bulk create, Apollo's only
+    deduplicating create: an existing account with its domain, organization id or name is
+    returned unchanged (bulk create's shorter answer), and every retry is safe.
+    """
+    if not run_dedupe:
+        return (yield from create_record(lookups, ACCOUNTS, account, "account"))
+    checked = check_record_fields(ACCOUNTS, account, "account", ACCOUNTS.create_fields, creating=True)
+    resolved = yield from lookups.record_fields(ACCOUNTS, checked, "account")
+    [found] = yield from bulk_create_records(ACCOUNTS, [resolved], run_dedupe=True)
+    return found
+
+
+def bulk_create_accounts(
+    lookups: TeamLookups,
+    accounts: Any,
+    *,
+    run_dedupe: bool = False,
+    start_batch: int = 0,
+    on_batch: OnBatch[list[dict[str, Any]]] = None,
+) -> Operation[list[dict[str, Any]]]:
+    """
+    Create accounts 100 a request (Bulk Create Accounts' fields): one account per input, created
+    or existing, in input order. Existing accounts come back unchanged; without ``run_dedupe``
+    Apollo matches only by CRM id, with it also by domain, organization id and name. Every entry
+    is checked, and its stage and owner resolved, before the first write.
+    """
+    checked = check_records(ACCOUNTS, accounts, "accounts", ACCOUNTS.bulk_create_fields)
+    resolved = []
+    for index, fields in enumerate(checked):
+        resolved.append((yield from lookups.record_fields(ACCOUNTS, fields, f"accounts[{index}]")))
+    return (
+        yield from bulk_create_records(
+            ACCOUNTS, resolved, run_dedupe=run_dedupe, start_batch=start_batch, on_batch=on_batch
+        )
+    )
+
+
+def update_account(lookups: TeamLookups, account_id: Any, fields: Any) -> Operation[dict[str, Any]]:
+    """Update one account's documented fields (``PATCH /accounts/{id}``; ``stage`` by name or id)."""
+    return (yield from update_record(lookups, ACCOUNTS, account_id, fields, "account_id"))
+
+
+def update_account_stages(
+    lookups: TeamLookups,
+    account_ids: Any,
+    stage: Any,
+    *,
+    batch_size: int = BULK_UPDATE_MAX,
+    start_batch: int = 0,
+    on_batch: OnBatch[BulkUpdateResult] = None,
+) -> Operation[BulkUpdateResult]:
+    """
+    Move accounts to a stage (id or name) through Bulk Update Accounts, the reference's way to
+    change many accounts' stage: ``account_ids`` with one ``account_stage_id``, up to 1,000 a
+    request (``batch_size``). Returns the accounts Apollo answered (``{id, account_stage_id}``).
+    """
+    ids = check_record_ids(ACCOUNTS, account_ids, "account_ids")
+    batch_size = check_int_range(batch_size, "batch_size", 1, BULK_UPDATE_MAX)
+    stage_id = yield from lookups.stage_id(stage, ACCOUNTS, "account_stage")
+    updated = BulkUpdateResult()
+    batches = list(batched(ids, batch_size))
+    for index in range(start_batch, len(batches)):
+        batch = batches[index]
+        body = yield ApiRequest(
+            "POST", PATH_ACCOUNT_BULK_UPDATE, json_body={"account_ids": batch, "account_stage_id": stage_id}
+        )
+        done = BulkUpdateResult(read_updated_records(ACCOUNTS, body, batch))
+        updated.extend(done)
+        if on_batch is not None:
+            on_batch(index, done)
+    return updated
+
+
+def update_account_owners(
+    lookups: TeamLookups,
+    account_ids: Any,
+    owner: Any,
+    *,
+    start_batch: int = 0,
+    on_batch: OnBatch[BulkUpdateResult] = None,
+) -> Operation[BulkUpdateResult]:
+    """Assign accounts to an owner (a user id, or an email looked up), 100 a request (``update_owners``)."""
+    ids = check_record_ids(ACCOUNTS, account_ids, "account_ids")
+    owner_id = yield from lookups.owner_id(owner, "owner_id")
+    return (
+        yield from update_in_batches(
+            PATH_ACCOUNT_UPDATE_OWNERS,
+            ids,
+            {"owner_id": owner_id},
+            False,
+            start_batch,
+            on_batch,
+            record=ACCOUNTS,
+        )
+    )
+
+
+def create_deal(lookups: TeamLookups, deal: Any) -> Operation[dict[str, Any]]:
+    """
+    Create one deal (``POST /opportunities``): ``name`` required; ``stage`` or
+    ``opportunity_stage_id`` by name or id, an owner by email, ``amount`` as a number or digits,
+    ``closed_date`` as ``YYYY-MM-DD`` or a date. Apollo has no dedupe for deals: the request is
+    not retried once it may have been applied.
+    """
+    return (yield from create_record(lookups, DEALS, deal, "deal"))
+
+
+def update_deal(lookups: TeamLookups, deal_id: Any, fields: Any) -> Operation[dict[str, Any]]:
+    """Update one deal's documented fields (``PATCH /opportunities/{id}``; its stage by name or id)."""
+    return (yield from update_record(lookups, DEALS, deal_id, fields, "deal_id"))

@@ -33,6 +33,7 @@ from airflow_provider_apollo.core import (
 )
 from airflow_provider_apollo.core.lifecycle import Steps
 from airflow_provider_apollo.core.lookups import TeamLookups
+from airflow_provider_apollo.core.records import ACCOUNTS, DEALS
 
 
 class ApolloBaseHook(BaseHook):
@@ -239,3 +240,71 @@ class ApolloBaseHook(BaseHook):
     def remove_from_lists(self, contact_ids: Sequence[str], list_names: Sequence[str], **options: Any) -> Any:
         """Remove contacts from lists by name, 1,000 ids a request."""
         return self._drive(operations.change_lists(False, contact_ids, list_names, **options))
+
+    # ------------------------------------------------------------------ accounts and deals (see core.operations)
+
+    def list_account_stages(self) -> Any:
+        """The team's account stages (``list[dict]``, ``GET /account_stages``), once per hook."""
+        return self._drive(self.lookups.stages(ACCOUNTS))
+
+    def resolve_account_stage_id(self, stage: str) -> Any:
+        """The id of an account stage given by id or name (case-insensitive); unknown: an error listing them."""
+        return self._drive(self.lookups.stage_id(stage, ACCOUNTS, "account_stage"))
+
+    def account_stage_name(self, stage_id: str) -> Any:
+        """An account stage's name, for messages in the user's terms."""
+        return self._drive(self.lookups.stage_name(stage_id, ACCOUNTS))
+
+    def list_deal_stages(self) -> Any:
+        """The team's deal stages (``list[dict]``, ``GET /opportunity_stages``), once per hook."""
+        return self._drive(self.lookups.stages(DEALS))
+
+    def resolve_deal_stage_id(self, stage: str) -> Any:
+        """The id of a deal stage given by id or name (case-insensitive); unknown: an error listing them."""
+        return self._drive(self.lookups.stage_id(stage, DEALS, "deal_stage"))
+
+    def deal_stage_name(self, stage_id: str) -> Any:
+        """A deal stage's name, for messages in the user's terms."""
+        return self._drive(self.lookups.stage_name(stage_id, DEALS))
+
+    def get_account(self, account_id: str) -> Any:
+        """One account by id (the View an Account object)."""
+        return self._drive(operations.get_account(account_id))
+
+    def create_account(self, account: dict[str, Any], *, run_dedupe: bool = False) -> Any:
+        """Create one account; with ``run_dedupe`` (through bulk create) an existing match is returned unchanged."""
+        return self._drive(operations.create_account(self.lookups, account, run_dedupe=run_dedupe))
+
+    def bulk_create_accounts(
+        self, accounts: Sequence[dict[str, Any]], *, run_dedupe: bool = False, **options: Any
+    ) -> Any:
+        """Create accounts 100 a request: one account per input, created or existing, in input order."""
+        return self._drive(
+            operations.bulk_create_accounts(self.lookups, accounts, run_dedupe=run_dedupe, **options)
+        )
+
+    def update_account(self, account_id: str, fields: dict[str, Any]) -> Any:
+        """Update one account's documented fields (``stage`` by name or id, an owner by email)."""
+        return self._drive(operations.update_account(self.lookups, account_id, fields))
+
+    def update_account_stages(self, account_ids: Sequence[str], account_stage_id: str, **options: Any) -> Any:
+        """Move accounts to a stage (id or name) through bulk update, 1,000 a request: a ``BulkUpdateResult``."""
+        return self._drive(
+            operations.update_account_stages(self.lookups, account_ids, account_stage_id, **options)
+        )
+
+    def update_account_owners(self, account_ids: Sequence[str], owner_id: str, **options: Any) -> Any:
+        """Assign accounts to an owner (a user id or email), 100 a request: a ``BulkUpdateResult``."""
+        return self._drive(operations.update_account_owners(self.lookups, account_ids, owner_id, **options))
+
+    def get_deal(self, deal_id: str) -> Any:
+        """One deal by id (the View Deal object, with its ``account``)."""
+        return self._drive(operations.get_deal(deal_id))
+
+    def create_deal(self, deal: dict[str, Any]) -> Any:
+        """Create one deal (``stage`` by name or id, an owner by email); Apollo does not deduplicate deals."""
+        return self._drive(operations.create_deal(self.lookups, deal))
+
+    def update_deal(self, deal_id: str, fields: dict[str, Any]) -> Any:
+        """Update one deal's documented fields (its stage by name or id, an owner by email)."""
+        return self._drive(operations.update_deal(self.lookups, deal_id, fields))

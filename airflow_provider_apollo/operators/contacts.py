@@ -1,7 +1,8 @@
 """Operators that create and update Apollo contacts: argument checks, one hook call, ids to XCom.
 
 The bulk forms (many contacts created, stages and owners updated) are long jobs: at an exhausted
-hourly or daily quota they defer until the reset and resume from the next batch.
+hourly or daily quota they defer until the reset and resume from the next batch, and a new try after
+a killed worker resumes from the checkpoint the job saved as it went (Airflow 3.3 and later).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from airflow_provider_apollo.core import (
 )
 from airflow_provider_apollo.core.endpoints import BULK_UPDATE_SYNC_MAX, PATH_BULK_UPDATE
 from airflow_provider_apollo.core.fields import check_contact_updates
+from airflow_provider_apollo.core.quota import PART_MAX_IDS
 from airflow_provider_apollo.exceptions import (
     ApolloArgumentError,
     ApolloRateLimitError,
@@ -37,7 +39,8 @@ from airflow_provider_apollo.exceptions import (
 from airflow_provider_apollo.links import ApolloContactsLink
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator
 
-# XCom keys holding the ids created before each quota wait (a task's XComs outlive its deferral).
+# Where the ids of the batches applied so far wait, in parts: the task state store (every try of
+# the task reads them), or XCom without one (a task's XComs outlive its deferral, not a new try).
 CREATED_IDS_KEY = "apollo_created_ids_"
 
 
@@ -83,6 +86,13 @@ class ApolloCreateContactOperator(ApolloLongJobOperator):
         if contacts is not None and not is_resolved_later(contacts):
             _contacts_value(contacts)
 
+    crash_safe = True
+    resume_arguments = ("run_dedupe",)
+    checkpoint_part_key = CREATED_IDS_KEY
+
+    def uses_checkpoints(self) -> bool:
+        return self.contacts is not None
+
     def run_job(self, context: Context, checkpoint: Any) -> str | list[str]:
         if self.contact is not None:
             # custom_fields by label and an owner's email are resolved by the hook before any write.
@@ -98,43 +108,61 @@ class ApolloCreateContactOperator(ApolloLongJobOperator):
         contacts = _contacts_value(self.contacts)
         cursor = BatchCursor.from_json(checkpoint)
         total = self.hook.batch_count(len(contacts), BULK_CREATE_MAX)
+        # The ids of the batches before the cursor, saved in parts; then this stretch's, not yet saved.
+        saved_ids = self._saved_ids(context, cursor, len(contacts))
+        pending: list[str] = []
         first = cursor.next_batch
-        created_now: list[str] = []
+
+        def durable() -> dict[str, Any]:
+            """Save the pending ids as a part (before the checkpoint that names it); the checkpoint."""
+            if pending:
+                self.save_part(context, cursor.saved_chunks, pending)
+                cursor.saved_chunks += 1
+                saved_ids.extend(pending)
+                pending.clear()
+            return cursor.to_json()
 
         def record(index: int, batch: list[dict[str, Any]]) -> None:
-            created_now.extend(str(contact["id"]) for contact in batch)
+            pending.extend(str(contact["id"]) for contact in batch)
             cursor.next_batch = index + 1
             self.log_batch_progress(
                 f"{len(contacts):,} contacts", index + 1, total, PATH_BULK_CREATE, first=index == first
             )
+            # Without dedupe a batch sent again creates its contacts again: save after every one.
+            self.save_progress(durable, force=not self.run_dedupe or len(pending) >= PART_MAX_IDS)
 
         try:
             self.hook.bulk_create_contacts(
                 contacts, run_dedupe=self.run_dedupe, start_batch=cursor.next_batch, on_batch=record
             )
         except ApolloRateLimitError as error:
-            # The ids of the batches applied so far wait in XCom (a task's XComs outlive its deferral).
-            if created_now:
-                _ti(context).xcom_push(key=f"{CREATED_IDS_KEY}{cursor.saved_chunks}", value=created_now)
-                cursor.saved_chunks += 1
             left = len(contacts) - cursor.next_batch * BULK_CREATE_MAX
-            raise self.stopped_at(
-                error, cursor.to_json(), f"{left:,} of {len(contacts):,} contacts"
-            ) from None
-        ids = [
-            contact_id
-            for chunk in range(cursor.saved_chunks)
-            for contact_id in _ti(context).xcom_pull(
-                task_ids=self.task_id, key=f"{CREATED_IDS_KEY}{chunk}", **_own_map_index(context)
-            )
-        ]
-        ids.extend(created_now)
+            raise self.quota_stop(error, durable, f"{left:,} of {len(contacts):,} contacts") from None
+        ids = saved_ids + pending
         self.log.info(
             "Created %d contacts in %d bulk request(s)%s",
             len(ids),
             total,
             " (existing matches updated: run_dedupe is on)" if self.run_dedupe else "",
         )
+        return ids
+
+    def _saved_ids(self, context: Context, cursor: BatchCursor, count: int) -> list[str]:
+        """The ids the checkpoint's parts hold; all of them, or the cursor starts over."""
+        parts = self.load_parts(context, cursor.saved_chunks)
+        ids = [str(contact_id) for part in parts for contact_id in (part or [])]
+        expected = min(cursor.next_batch * BULK_CREATE_MAX, count)
+        if len(ids) != expected or any(part is None for part in parts):
+            if cursor.next_batch:
+                self.log.warning(
+                    "The checkpoint names %d created contacts but %d ids were found with it: starting "
+                    "from the first batch (run_dedupe=%s).",
+                    expected,
+                    len(ids),
+                    self.run_dedupe,
+                )
+            cursor.next_batch = cursor.saved_chunks = 0
+            return []
         return ids
 
 
@@ -203,6 +231,11 @@ class ApolloUpdateContactOperator(ApolloLongJobOperator):
         if contacts is not None and not is_resolved_later(contacts):
             check_contact_updates(native_value(contacts, "contacts", list))
 
+    crash_safe = True
+
+    def uses_checkpoints(self) -> bool:
+        return self.contacts is not None
+
     def run_job(self, context: Context, checkpoint: Any) -> str | list[str]:
         if self.contacts is None:
             contact_id = non_empty_string(self.contact_id, "contact_id", "a contact id")
@@ -221,12 +254,13 @@ class ApolloUpdateContactOperator(ApolloLongJobOperator):
             self.log_batch_progress(
                 f"{len(updates):,} contacts", index + 1, total, PATH_BULK_UPDATE, first=index == first
             )
+            self.save_progress(cursor.to_json)
 
         try:
             self.hook.bulk_update_contacts(updates, start_batch=cursor.next_batch, on_batch=record)
         except ApolloRateLimitError as error:
             left = len(updates) - cursor.next_batch * BULK_UPDATE_SYNC_MAX
-            raise self.stopped_at(error, cursor.to_json(), f"{left:,} of {len(updates):,} contacts") from None
+            raise self.quota_stop(error, cursor.to_json, f"{left:,} of {len(updates):,} contacts") from None
         self.log.info("Updated %d contacts in %d bulk request(s)", len(ids), total)
         return ids
 
@@ -237,6 +271,8 @@ class _ApolloBulkUpdateOperator(ApolloLongJobOperator):
     template_fields: Sequence[str] = ("contact_ids",)
     operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#e8f0fe"
+    crash_safe = True
+    resume_arguments = ("skip_deleted",)
 
     def __init__(self, *, contact_ids: list[str] | str, skip_deleted: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -280,13 +316,15 @@ class _ApolloBulkUpdateOperator(ApolloLongJobOperator):
             self.log_batch_progress(
                 f"{len(unique_ids):,} contacts", index + 1, total, endpoint, first=index == first
             )
+            # Moving a contact to a stage (or owner) twice changes nothing: saving on the interval is enough.
+            self.save_progress(cursor.to_json)
 
         try:
             update(unique_ids, skip_deleted=self.skip_deleted, start_batch=cursor.next_batch, on_batch=record)
         except ApolloRateLimitError as error:
             left = len(unique_ids) - cursor.next_batch * ID_BATCH_SIZE
-            raise self.stopped_at(
-                error, cursor.to_json(), f"{left:,} of {len(unique_ids):,} contacts"
+            raise self.quota_stop(
+                error, cursor.to_json, f"{left:,} of {len(unique_ids):,} contacts"
             ) from None
         except ApolloValidationError as error:
             if error.deleted_contact_ids:
@@ -398,16 +436,6 @@ class ApolloUpdateOwnersOperator(_ApolloBulkUpdateOperator):
         )
         self.log.info("Assigned %d contacts to owner %s", len(updated), owner_id)
         return updated
-
-
-def _ti(context: Context) -> Any:
-    return context["ti"]
-
-
-def _own_map_index(context: Context) -> dict[str, Any]:
-    # A mapped task reads back its own chunks, not its siblings'.
-    map_index = getattr(_ti(context), "map_index", -1)
-    return {"map_indexes": map_index} if isinstance(map_index, int) and map_index >= 0 else {}
 
 
 __all__ = [

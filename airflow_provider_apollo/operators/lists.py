@@ -27,6 +27,7 @@ class _ApolloListsOperator(ApolloLongJobOperator):
     operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#fef7e0"
     _add = True
+    crash_safe = True
 
     def __init__(self, *, contact_ids: list[str] | str, list_names: list[str] | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -50,14 +51,16 @@ class _ApolloListsOperator(ApolloLongJobOperator):
             self.log_batch_progress(
                 f"{len(contact_ids):,} contacts", index + 1, total, endpoint, first=index == first
             )
+            # Adding a contact to a list twice changes nothing: saving on the interval is enough.
+            self.save_progress(cursor.to_json)
 
         change = self.hook.add_to_lists if self._add else self.hook.remove_from_lists
         try:
             change(contact_ids, names, start_batch=cursor.next_batch, on_batch=record)
         except ApolloRateLimitError as error:
             left = len(contact_ids) - cursor.next_batch * LIST_BATCH_SIZE
-            raise self.stopped_at(
-                error, cursor.to_json(), f"{left:,} of {len(contact_ids):,} contacts"
+            raise self.quota_stop(
+                error, cursor.to_json, f"{left:,} of {len(contact_ids):,} contacts"
             ) from None
         self.log.info(
             "%s %d contacts %s list(s) %s",

@@ -13,6 +13,7 @@ from airflow.providers.common.compat.sdk import AirflowFailException, Context
 
 from airflow_provider_apollo.arguments import contact_ids_value, is_resolved_later, non_empty_string
 from airflow_provider_apollo.core.endpoints import ID_BATCH_SIZE, PATH_SEQUENCE_ADD
+from airflow_provider_apollo.core.quota import PART_MAX_IDS, BatchCursor
 from airflow_provider_apollo.core.sequences import (
     ENROLLMENT_STATUSES,
     EnrollmentResult,
@@ -25,6 +26,8 @@ from airflow_provider_apollo.operators.base import ApolloBaseOperator, ApolloLon
 
 # XCom key for the contacts Apollo declined to enroll: ``{contact id: Apollo's reason code}``.
 SKIPPED_CONTACTS_KEY = "skipped_contacts"
+# The parts holding the ids enrolled by the batches before the checkpoint (see ``save_part``).
+ENROLLED_IDS_KEY = "apollo_enrolled_ids_"
 ON_SKIPPED_CHOICES = ("warn", "fail")
 
 
@@ -35,7 +38,8 @@ class ApolloAddToSequenceOperator(ApolloLongJobOperator):
     Apollo declines some contacts (no email, active in another sequence, unsubscribed ...): they
     are pushed to XCom under ``skipped_contacts`` as ``{id: reason}``, and ``on_skipped`` decides
     whether that fails the task. A contact already in the sequence counts as enrolled, so a retried
-    task enrolls nobody twice (and after a quota wait the job simply starts over, for that reason).
+    task enrolls nobody twice; after a quota wait, or in a new try after a killed worker (Airflow
+    3.3 and later), the job resumes from the next batch with the ids enrolled so far.
     The enrollment flags are Apollo's, all False by default as in Apollo: nobody is enrolled whom
     Apollo would normally hold back.
 
@@ -61,6 +65,9 @@ class ApolloAddToSequenceOperator(ApolloLongJobOperator):
     template_fields: Sequence[str] = ("sequence", "contact_ids", "mailbox")
     operator_extra_links = (ApolloContactsLink(),)
     ui_color = "#e6f4ea"
+    crash_safe = True
+    resume_arguments = ("status", "auto_unpause_at", "flags")
+    checkpoint_part_key = ENROLLED_IDS_KEY
 
     def __init__(
         self,
@@ -120,33 +127,62 @@ class ApolloAddToSequenceOperator(ApolloLongJobOperator):
         mailbox = non_empty_string(self.mailbox, "mailbox", "an email account id or address")
         target = self.hook.find_sequence(sequence)
         sender = self.hook.resolve_mailbox(mailbox)
-        total = self.hook.batch_count(len(dict.fromkeys(contact_ids)), ID_BATCH_SIZE)
+        unique = len(dict.fromkeys(contact_ids))
+        total = self.hook.batch_count(unique, ID_BATCH_SIZE)
+        cursor = BatchCursor.from_json(checkpoint)
+        # What the batches before the cursor did: ids enrolled (in parts), skipped, already in it.
+        result, already = self._saved_result(context, cursor, checkpoint, unique)
+        pending: list[str] = []
+        first = cursor.next_batch
+
+        def durable() -> dict[str, Any]:
+            if pending:
+                self.save_part(context, cursor.saved_chunks, pending)
+                cursor.saved_chunks += 1
+                result.enrolled.extend(pending)
+                pending.clear()
+            return {
+                **cursor.to_json(),
+                "skipped_contacts": dict(result.skipped),
+                "already_enrolled": already,
+            }
 
         def record(index: int, done: EnrollmentResult) -> None:
+            nonlocal already
+            pending.extend(done.enrolled)
+            result.skipped.update(done.skipped)
+            already += len(done.already_enrolled)
+            cursor.next_batch = index + 1
             self.log_batch_progress(
-                f"{len(contact_ids):,} contacts", index + 1, total, PATH_SEQUENCE_ADD, first=index == 0
+                f"{len(contact_ids):,} contacts", index + 1, total, PATH_SEQUENCE_ADD, first=index == first
             )
+            # Enrolling a contact again enrolls it once: saving on the interval is enough.
+            self.save_progress(durable, force=len(pending) >= PART_MAX_IDS)
 
         try:
-            result = self.hook.add_to_sequence(
+            self.hook.add_to_sequence(
                 target.id,
                 contact_ids,
                 mailbox=sender.id,
                 status=self.status,
                 auto_unpause_at=self.auto_unpause_at,
+                start_batch=cursor.next_batch,
                 on_batch=record,
                 enrollment_flags=self.flags,
             )
         except ApolloRateLimitError as error:
-            # Enrolling again enrolls nobody twice: after the wait the job starts over.
-            raise self.stopped_at(error, None, f"{len(contact_ids):,} contacts to enroll") from None
+            left = unique - cursor.next_batch * ID_BATCH_SIZE
+            raise self.quota_stop(error, durable, f"{left:,} of {unique:,} contacts to enroll") from None
+        result.enrolled.extend(pending)
+        # Done: a verdict on the skipped contacts below must not make a retry resume anything.
+        self.forget_progress()
         context["ti"].xcom_push(key=SKIPPED_CONTACTS_KEY, value=result.skipped)
         self.log.info(
             "Enrolled %d contacts in sequence %r from %s (%d were already in it); Apollo skipped %d",
             len(result.enrolled),
             target.name,
             sender.email or sender.id,
-            len(result.already_enrolled),
+            already,
             len(result.skipped),
         )
         if result.skipped:
@@ -158,6 +194,28 @@ class ApolloAddToSequenceOperator(ApolloLongJobOperator):
                 )
             self.log.warning(message)
         return result.enrolled
+
+    def _saved_result(
+        self, context: Context, cursor: BatchCursor, checkpoint: Any, unique: int
+    ) -> tuple[EnrollmentResult, int]:
+        """What the checkpoint says the batches before it did (and how many contacts were in the
+        sequence already); all of it, or the cursor starts over."""
+        state = checkpoint if isinstance(checkpoint, dict) else {}
+        parts = self.load_parts(context, cursor.saved_chunks)
+        enrolled = [str(contact_id) for part in parts for contact_id in (part or [])]
+        skipped = {str(k): str(v) for k, v in (state.get("skipped_contacts") or {}).items()}
+        expected = min(cursor.next_batch * ID_BATCH_SIZE, unique)
+        if any(part is None for part in parts) or len(enrolled) + len(skipped) != expected:
+            if cursor.next_batch:
+                self.log.warning(
+                    "The checkpoint names %d contacts sent but %d were found with it: enrolling from "
+                    "the first batch again (a contact already in the sequence counts as enrolled).",
+                    expected,
+                    len(enrolled) + len(skipped),
+                )
+            cursor.next_batch = cursor.saved_chunks = 0
+            return EnrollmentResult(), 0
+        return EnrollmentResult(enrolled=enrolled, skipped=skipped), int(state.get("already_enrolled") or 0)
 
 
 class ApolloRemoveFromSequenceOperator(ApolloBaseOperator):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import Context
 
@@ -43,7 +43,8 @@ class S3ToApolloOperator(WarehouseToApolloOperator):
     XCom return value: ``{"created", "updated", "unchanged", "rejected", "rejects_uri"}``; key
     ``created_ids_uri``: an S3 object with the created contacts' ids, one per line (None when
     nothing was created). At an exhausted hourly or daily quota the task defers and resumes after
-    the last applied batch.
+    the last applied batch; a new try after a killed worker resumes from the last checkpoint
+    (Airflow 3.3 and later), unless the file changed in between (its ETag is checked).
 
     :param s3_bucket: the source's bucket. Templated.
     :param s3_key: the source's key. Templated.
@@ -59,6 +60,7 @@ class S3ToApolloOperator(WarehouseToApolloOperator):
     """
 
     template_fields: Sequence[str] = ("s3_bucket", "s3_key", "rejects_key", "created_ids_key", "column_map")
+    resume_arguments: ClassVar[Sequence[str]] = ("file_format", "compression", "max_rejects", "aws_conn_id")
 
     def __init__(
         self,
@@ -86,6 +88,12 @@ class S3ToApolloOperator(WarehouseToApolloOperator):
 
     def source_description(self) -> str:
         return f"s3://{self.s3_bucket}/{self.s3_key}"
+
+    def checkpoint_arguments(self, context: Context) -> dict[str, Any]:
+        """The arguments, and the source object's ETag: a checkpoint counts rows of one version of the file."""
+        bucket, key = check_key(self.s3_bucket, "s3_bucket"), check_key(self.s3_key, "s3_key")
+        head = self.s3.head_object(key, bucket) or {}
+        return {**super().checkpoint_arguments(context), "source_etag": head.get("ETag")}
 
     def rejects_location(self) -> tuple[str, str]:
         key = check_key(self.s3_key, "s3_key")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseHook, Context
 
@@ -38,9 +38,9 @@ class SqlToApolloOperator(WarehouseToApolloOperator):
     :class:`~airflow_provider_apollo.transfers.s3_to_apollo.S3ToApolloOperator`; rows are numbered
     from 1 in the query's order.
 
-    A resumed job (after a quota wait) runs the query again and skips the rows already settled, so
-    give the query an ``ORDER BY`` on a unique key (and read a stable snapshot, e.g. a dated
-    partition): the same row must come at the same position.
+    A resumed job (after a quota wait, or in a new try after a killed worker) runs the query again
+    and skips the rows already settled, so give the query an ``ORDER BY`` on a unique key (and read
+    a stable snapshot, e.g. a dated partition): the same row must come at the same position.
 
     :param sql: the query. Templated (``.sql`` files too).
     :param conn_id: the SQL connection's id.
@@ -64,6 +64,7 @@ class SqlToApolloOperator(WarehouseToApolloOperator):
         "column_map",
     )
     template_ext: Sequence[str] = (".sql",)
+    resume_arguments: ClassVar[Sequence[str]] = ("conn_id", "max_rejects", "aws_conn_id")
     template_fields_renderers = {"sql": "sql"}
     # [common.sql] installs the common SQL provider and the Amazon provider (the rejects file).
     required_extra = EXTRA_COMMON_SQL

@@ -1,7 +1,9 @@
 """Custom fields and bulk updates, without I/O.
 
-The catalog read from ``GET /fields``, labels and picklist texts resolved to ids, values checked by
-field type, and the bulk update's request and answer: whole results and whole messages.
+The catalog read from ``GET /fields`` (only the custom contact fields), labels and picklist texts
+resolved to ids, unknown fields and values listing the known ones, values checked by field type, and
+the bulk update's request and answer (refusing what bulk_update ignores): whole results and whole
+messages.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from airflow_provider_apollo.core.fields import (
     read_bulk_update,
     resolve_custom_fields,
 )
-from airflow_provider_apollo.exceptions import ApolloApiError
+from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError
 
 SEGMENT = CustomField("f2", "Segment", "picklist", (("Enterprise", "o1"), ("SMB", "o2")))
 
@@ -43,6 +45,46 @@ CATALOG = [
     CustomField("f8", "Seen", "datetime"),
     CustomField("f9", "Note", "string"),
 ]
+
+
+# A catalog as read from a GET /fields answer: a system field and an account field are left out.
+ANSWERED_CATALOG = custom_fields_of(
+    {
+        "fields": [
+            {
+                "id": "contact.f1",
+                "label": "Lead score",
+                "modality": "contact",
+                "type": "number",
+                "source": "custom",
+            },
+            {
+                "id": "contact.f2",
+                "label": "Segment",
+                "modality": "contact",
+                "type": "picklist",
+                "source": "custom",
+                "meta": {
+                    "picklist_values": [{"id": "o1", "name": "Enterprise"}, {"id": "o2", "name": "SMB"}]
+                },
+            },
+            {
+                "id": "contact.email",
+                "label": "Email",
+                "modality": "contact",
+                "type": "string",
+                "source": "system",
+            },
+            {
+                "id": "account.f3",
+                "label": "Tier",
+                "modality": "account",
+                "type": "string",
+                "source": "custom",
+            },
+        ]
+    }
+)
 
 
 UPDATE_FIELDS_TEXT = (
@@ -107,6 +149,11 @@ def test_picklist_options_come_from_meta_or_the_field() -> None:
     assert options({}) == ()
 
 
+def test_only_custom_contact_fields_are_in_the_catalog() -> None:
+    assert [field.label for field in ANSWERED_CATALOG] == ["Lead score", "Segment"]
+    assert ANSWERED_CATALOG[1] == SEGMENT  # f2, its options read from meta.picklist_values
+
+
 @pytest.mark.parametrize("body", [{}, {"fields": {"a": 1}}, "text", None])
 def test_a_fields_answer_without_a_list_is_an_api_error(body: Any) -> None:
     error = api_error(custom_fields_of, body)
@@ -124,6 +171,13 @@ def test_fields_are_found_by_key_prefixed_key_or_label() -> None:
         "f9": "n",
     }
     assert resolve_custom_fields({}, CATALOG) == {}
+
+
+def test_custom_fields_by_label_with_picklist_text() -> None:
+    assert resolve_custom_fields({"lead score": "87", "Segment": "enterprise"}, ANSWERED_CATALOG) == {
+        "f1": 87,
+        "f2": "o1",
+    }
 
 
 def test_picklist_values_are_given_by_their_text_or_their_id() -> None:
@@ -220,6 +274,17 @@ def test_unknown_fields_are_all_named_with_the_known_ones() -> None:
     )
 
 
+def test_unknown_field_and_picklist_value_list_the_known_ones() -> None:
+    with pytest.raises(
+        ApolloArgumentError, match=r"unknown custom field\(s\) 'Score'.*'Lead score' \(number\)"
+    ):
+        resolve_custom_fields({"Score": 1}, ANSWERED_CATALOG)
+    with pytest.raises(ApolloArgumentError, match=r"'Huge' is not an option.*'Enterprise', 'SMB'"):
+        resolve_custom_fields({"Segment": "Huge"}, ANSWERED_CATALOG)
+    with pytest.raises(ApolloArgumentError, match="holds a number"):
+        resolve_custom_fields({"Lead score": "high"}, ANSWERED_CATALOG)
+
+
 def test_only_a_dict_with_custom_fields_needs_the_catalog() -> None:
     assert needs_custom_fields({"custom_fields": {}}) is True
     assert needs_custom_fields({"title": "x"}) is False
@@ -269,6 +334,13 @@ def test_contact_updates_are_checked_one_by_one() -> None:
     updates = [{"id": "c1", "title": "CTO"}, {"id": "c2", "first_name": "Ada", "last_name": "L"}]
     assert check_contact_updates(updates) == updates
     assert check_contact_updates(tuple(updates), "rows") == updates
+
+
+def test_bulk_updates_refuse_fields_bulk_update_ignores() -> None:
+    with pytest.raises(ApolloArgumentError, match="does not take 'contact_stage_id'"):
+        check_contact_updates([{"id": "c1", "contact_stage_id": "s"}])
+    with pytest.raises(ApolloArgumentError, match="appears twice"):
+        check_contact_updates([{"id": "c1", "title": "a"}, {"id": "c1", "title": "b"}])
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,8 @@ def test_without_wait_for_quota_the_job_fails_at_once() -> None:
     assert decision.seconds == pytest.approx(45.0 * 1.01 + 1.0)
     assert decision.message == (
         "Apollo POST /contacts answered 429. Apollo's quota resets in 45.0 s; 3,200 of 5,000 contacts left. "
-        "wait_for_quota=False, so the task fails instead of waiting (retrying starts again from the top)."
+        "wait_for_quota=False, so the task fails instead of waiting (a retry resumes from the saved "
+        "checkpoint where Airflow has a task state store, 3.3 and later; before 3.3 it starts from the top)."
     )
 
 
@@ -214,6 +215,13 @@ def test_the_plan_says_calls_quota_left_and_time_needed() -> None:
     )
 
 
+def test_a_plan_over_many_days_counts_hours_exactly() -> None:
+    # A day's quota used up: WindowUsage(limit=1000, used=1000, left=0).
+    assert describe_plan("all", 8000, "/contacts", usage(day=(1000, 0))).endswith(
+        ": about 192.0 hours, waiting for quota resets in the triggerer"
+    )
+
+
 # --------------------------------------------------------------------------- batch cursor
 
 
@@ -238,3 +246,7 @@ def test_the_json_form_does_not_share_the_cursors_list() -> None:
     source = {"skipped_deleted_ids": ["x"]}
     BatchCursor.from_json(source).skipped_deleted_ids.append("y")  # type: ignore[union-attr]
     assert source == {"skipped_deleted_ids": ["x"]}
+
+
+def test_an_empty_batch_cursor_starts_at_zero() -> None:
+    assert BatchCursor.from_json({}) == BatchCursor(0, [], 0)

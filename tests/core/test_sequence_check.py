@@ -2,7 +2,8 @@
 
 Driven with a scripted ``call`` (no HTTP): what the check asks Apollo, how many pages it reads, and
 how it reads each message, whichever way Apollo answers (filters applied or not, with or without a
-``pagination`` block); when the watched contacts are done, failed or lost.
+``pagination`` block), membership statuses grouped by the most specific one (a reason text is no
+reply); when the watched contacts are done, failed or lost.
 """
 
 from __future__ import annotations
@@ -265,6 +266,21 @@ def test_a_full_page_at_apollos_display_limit_fails_rather_than_miss_replies() -
         run_steps(sequence_check(["c1"], SEQ, ["replied"]), Endless())
 
 
+def test_a_reason_text_is_not_a_reply_replies_come_from_the_emails() -> None:
+    """A membership finished "because it replied" is no reply: only an email with a reply class is."""
+    sent: list[Any] = []
+
+    def call(request: Any) -> Any:
+        sent.append(request)
+        return {"emailer_messages": []}
+
+    result = run_steps(sequence_check(["c1"], "s1", ["replied"]), call)
+    assert result.reached == {"replied": []} and result.waiting == ["c1"]
+    assert [(r.method, r.path) for r in sent] == [("GET", "/emailer_messages/search")]
+    with pytest.raises(ApolloArgumentError, match="unknown sequence status 'responded'"):
+        check_target_statuses(["responded"])
+
+
 @pytest.mark.parametrize("body", [None, [], {"messages": []}, {"emailer_messages": "none"}])
 def test_an_answer_without_a_message_list_is_an_api_error(body: Any) -> None:
     with pytest.raises(ApolloApiError, match="without an 'emailer_messages' list"):
@@ -296,8 +312,8 @@ def test_without_a_membership_target_no_contact_is_read() -> None:
     assert not result.failed("all") and not result.is_done("any")
 
 
-def _contact(status: str, reason: str | None = None) -> dict[str, Any]:
-    entry = {"emailer_campaign_id": "s1", "status": status, "inactive_reason": reason}
+def _contact(status: str, reason: str | None = None, sequence: str = "s1") -> dict[str, Any]:
+    entry = {"emailer_campaign_id": sequence, "status": status, "inactive_reason": reason}
     return {"contact": {"contact_campaign_statuses": [entry]}}
 
 
@@ -318,6 +334,26 @@ def test_sequence_check_records_each_status_and_goes_on_past_a_missing_contact()
     assert result.reached == {"finished": ["c2"], "paused": ["c4"]} and result.waiting == ["c3"]
     assert result.statuses == {"c2": "finished", "c3": "active", "c4": "paused"}
     assert result.calls == 5
+
+
+def test_sequence_check_groups_by_most_specific_status_and_finds_lost_contacts() -> None:
+    answers: dict[str, Any] = {
+        "c1": _contact("finished", "replied"),
+        "c2": _contact("finished", "completed all steps"),
+        "c3": _contact("active"),
+        "c4": _contact("active", sequence="other"),
+    }
+
+    def call(request: Any) -> Any:
+        contact_id = request.path.rsplit("/", 1)[1]
+        if contact_id == "c5":
+            raise ApolloValidationError("deleted", status_code=422)
+        return answers[contact_id]
+
+    result = run_steps(sequence_check(["c1", "c2", "c3", "c4", "c5"], "s1", ["failed", "finished"]), call)
+    assert result.reached == {"failed": [], "finished": ["c1", "c2"]}
+    assert result.waiting == ["c3"] and result.not_enrolled == ["c4"] and result.missing == ["c5"]
+    assert result.is_done("any") and not result.is_done("all") and result.failed("all")
 
 
 def test_sequence_check_refuses_other_validation_errors() -> None:

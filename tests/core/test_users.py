@@ -51,6 +51,17 @@ def test_owner_is_matched_by_id_or_email_and_deleted_users_do_not_count() -> Non
     assert looks_like_email("ada@example.com") and not looks_like_email("u1")
 
 
+def test_owner_by_email_or_id_and_unknown_lists_users() -> None:
+    users = [
+        {"id": "u1", "email": "Ada@Example.com"},
+        {"id": "u2", "email": "gone@example.com", "deleted": True},
+    ]
+    assert match_owner(users, "ada@example.com") == "u1"
+    assert match_owner(users, "u1") == "u1"
+    with pytest.raises(ApolloArgumentError, match=r"Unknown owner 'gone@example.com'.*Ada@Example.com"):
+        match_owner(users, "gone@example.com")
+
+
 @pytest.mark.parametrize(("owner", "shown"), [(None, "None"), ("  ", "'  '"), (7, "7")])
 def test_owner_must_be_a_non_empty_string(owner: Any, shown: str) -> None:
     with pytest.raises(ApolloArgumentError) as caught:

@@ -1,7 +1,8 @@
 """Test DAG: bulk create -> stage update -> owner update, each needing more than one hour of quota.
 
-Run by tests/quota under ``dag.test()`` against an emulator whose hourly quota is time-scaled to
-seconds: every task meets its endpoint's exhausted quota, defers until the reset and resumes.
+Run by tests/operators/test_base.py (test_the_three_jobs_outlast_the_quota_under_dag_test) under
+``dag.test()`` against an emulator whose hourly quota is time-scaled to seconds: every task meets its
+endpoint's exhausted quota, defers until the reset and resumes.
 The contacts and the owner come from the run's conf.
 """
 

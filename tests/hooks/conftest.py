@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from key_guard import KeyLeakGuard
-from reliability.reliability_support import (  # noqa: F401 - fixtures of the fault tests
+from reliability_support import (  # noqa: F401 - fixtures of the fault tests
     emulator,
     no_key_in_logs,
     outcome,

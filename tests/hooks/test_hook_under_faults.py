@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from reliability.reliability_support import (
+from reliability_support import (
     MAX_RETRIES,
     PERSISTENT_FAULTS,
     TRANSIENT_FAULTS,

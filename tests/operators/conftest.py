@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from reliability.reliability_support import (  # noqa: F401 - fixtures of the fault tests
+from reliability_support import (  # noqa: F401 - fixtures of the fault tests
     context,
     emulator,
     no_key_in_logs,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from reliability.reliability_support import Outcome, assert_no_key, assert_refused_naming_it, expect_failure
+from reliability_support import Outcome, assert_no_key, assert_refused_naming_it, expect_failure
 
 from airflow_provider_apollo.core import ID_BATCH_SIZE
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloAuthError, ApolloValidationError

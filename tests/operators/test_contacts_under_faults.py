@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from reliability.reliability_support import (
+from reliability_support import (
     MARKER_KEY,
     MAX_RETRIES,
     TASK_TRIES,

@@ -1,4 +1,9 @@
-"""Fault suite set-up for the tests still here: the fixtures and results table of reliability_support."""
+"""
+Fault suite set-up for the tests still here (test_reliability_export.py): the fixtures of
+tests/reliability_support.py (tests/conftest.py already provides them to the whole tree; imported
+again here so this directory keeps them whatever the root does), the results table, and a key leak
+guard on every test.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """
-Bad input to the contact stage sensor and the S3 export: a clear error naming the argument, before any request.
-
-Left here when the contact operators' cases moved to tests/operators/test_contacts_inputs.py: the
-sensor's cases belong in tests/sensors, the export's in tests/transfers.
+Bad input to ApolloSearchToS3Operator: a clear error naming the argument, before any request, whether
+it is given as such or only known once its template is rendered.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from typing import Any
 import pytest
 from reliability_support import Outcome, assert_refused_naming_it
 
-from airflow_provider_apollo.sensors.contact_stage import ApolloContactStageSensor
 from airflow_provider_apollo.testing import ApolloEmulator
 from airflow_provider_apollo.transfers.apollo_to_s3 import ApolloSearchToS3Operator
 
@@ -20,24 +17,6 @@ EXPORT = {"s3_bucket": "bucket", "s3_key": "contacts.jsonl"}
 
 # (case, operator class, arguments, text the error must contain: the argument it names)
 BAD_ARGUMENTS = [
-    (
-        "sensor contact_ids is empty",
-        ApolloContactStageSensor,
-        {"contact_ids": [], "target_stages": ["Replied"]},
-        "contact_ids",
-    ),
-    (
-        "sensor target_stages is empty",
-        ApolloContactStageSensor,
-        {"contact_ids": ["a"], "target_stages": []},
-        "target_stages",
-    ),
-    (
-        "sensor require is 'most'",
-        ApolloContactStageSensor,
-        {"contact_ids": ["a"], "target_stages": ["Replied"], "require": "most"},
-        "require",
-    ),
     ("export file_format is xml", ApolloSearchToS3Operator, {**EXPORT, "file_format": "xml"}, "file_format"),
     ("export compression is zip", ApolloSearchToS3Operator, {**EXPORT, "compression": "zip"}, "compression"),
     ("export max_records is -1", ApolloSearchToS3Operator, {**EXPORT, "max_records": -1}, "max_records"),

@@ -1,4 +1,5 @@
-"""ApolloContactStageEventTrigger against the emulator: entries fire once, state outlives the trigger, quotas pause it."""
+"""ApolloContactStageEventTrigger (triggers/events.py) against the emulator: entries fire once, state
+outlives the trigger, quotas pause it."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """
-The fault suite's support: the marker key, fast retries, the named faults, leak checks, the fixtures
-and the results table of docs/reliability.md.
+The fault suite's support: the marker key, fast retries, the named faults, leak checks, the contact
+stage wait under faults, the fixtures and the results table of docs/reliability.md.
 
-Used by the fault tests beside the code they check (tests/hooks, tests/operators) and by those still
-here. A conftest imports the fixtures (``emulator``, ``reconnect``, ``context``, ``outcome``,
-``no_key_in_logs``) and calls :func:`register_results_table` from its ``pytest_configure``.
+Used by the fault tests beside the code they check (tests/hooks, tests/operators, tests/sensors,
+tests/triggers, tests/transfers) and by those left in tests/reliability. tests/conftest.py imports
+the fixtures (``emulator``, ``reconnect``, ``context``, ``outcome``, ``no_key_in_logs``,
+``tight_quota``) for the whole tree and calls :func:`register_results_table` from its
+``pytest_configure``; a closer conftest may import them again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from key_guard import KeyLeakGuard
@@ -25,6 +27,9 @@ from key_guard import KeyLeakGuard
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValidationError
 from airflow_provider_apollo.testing import ApolloEmulator, TaskInstanceStub
 from airflow_provider_apollo.testing.emulator import Fault
+
+if TYPE_CHECKING:
+    from airflow_provider_apollo.sensors.contact_stage import ApolloContactStageSensor
 
 # A key nobody would type by accident: every log, exception, XCom and rendered field is searched for it.
 MARKER_KEY = "sk-live-UNIQUE-MARKER-3f9c1e7a5b"
@@ -227,6 +232,42 @@ def after_applied(emulator: ApolloEmulator, handler: str, n: int, action: Callab
     setattr(emulator, handler, wrapped)
 
 
+# --------------------------------------------------------------------------- the contact stage wait
+
+# Up to 5 watched contacts the check GETs each one; more use a stage search: both paths are faulted.
+WATCHED = pytest.mark.parametrize("watched", [3, 8], ids=["3-contacts-get-each", "8-contacts-stage-search"])
+
+
+def stage_sensor(contact_ids: list[str]) -> ApolloContactStageSensor:
+    """A poking ApolloContactStageSensor waiting for ``contact_ids`` to reach "Replied"."""
+    # Imported here: tests/conftest.py imports this module, and Airflow need not load for every run.
+    from airflow_provider_apollo.sensors.contact_stage import ApolloContactStageSensor
+
+    return ApolloContactStageSensor(
+        task_id="wait",
+        contact_ids=contact_ids,
+        target_stages=["Replied"],
+        poke_interval=0.1,
+        timeout=5,
+        deferrable=False,
+    )
+
+
+def half_replied(emulator: ApolloEmulator, watched: int) -> list[str]:
+    """``watched`` contacts seeded "Cold", the first two of them moved to "Replied"."""
+    ids = emulator.seed_contacts(watched, stage="Cold")
+    emulator.set_contact_stage(ids[:2], "Replied")
+    return ids
+
+
+def inject_on_the_check_path(emulator: ApolloEmulator, fault: FaultCase, watched: int) -> None:
+    """The fault on the requests the check sends: the per-contact GETs (<= 5 ids) or the stage search."""
+    if watched <= 5:
+        fault.inject(emulator, path="/contacts/", method="GET")
+    else:
+        fault.inject(emulator, path="/contacts/search", method="POST")
+
+
 # --------------------------------------------------------------------------- fixtures
 
 # What the ``outcome`` fixture is: record(fault, component, result) for the results table.
@@ -277,6 +318,28 @@ def outcome(request: pytest.FixtureRequest) -> Outcome:
         request.node.user_properties.append(("reliability", (fault, component, result)))
 
     return record
+
+
+# Three contact reads an emulated hour for ``tight_quota``; an hour lasts 1.8 s.
+GETS_PER_HOUR = 3
+
+
+@pytest.fixture
+def tight_quota(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApolloEmulator]:
+    """
+    An emulator with an hourly quota of GETS_PER_HOUR (an emulated hour lasts 1.8 s) as
+    ``apollo_default``; the connection sleeps through at most 0.5 s, so an exhausted quota reaches
+    the sensor or trigger.
+    """
+    with ApolloEmulator(rate_limits={"hour": GETS_PER_HOUR}, time_scale=0.0005) as started:
+        settings = {
+            "conn_type": "apollo",
+            "password": started.api_key,
+            "host": started.url,
+            "extra": {"max_retry_wait": 0.5, "max_retries": 1},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_APOLLO_DEFAULT", json.dumps(settings))
+        yield started
 
 
 # --------------------------------------------------------------------------- results table
