@@ -164,8 +164,9 @@ class TeamLookups:
         """
         resolved = dict(fields)
         stage_key = record.stage_key if record.stage_key in resolved else record.stage_field
-        if resolved.get(stage_key) is not None:
-            given = resolved.pop(stage_key)
+        # The provider's own key ("stage") never reaches Apollo, even when it holds None.
+        given = resolved.pop(stage_key) if stage_key != record.stage_field else resolved.get(stage_key)
+        if given is not None:
             resolved[record.stage_field] = yield from self.stage_id(
                 given, record, f"{argument}[{stage_key!r}]"
             )

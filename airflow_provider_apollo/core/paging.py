@@ -199,10 +199,17 @@ class SearchPager:
         return range(first, min(last, first + max(1, concurrency) - 1) + 1)
 
     def next_step(self, concurrency: int = 1) -> ApiRequest | Concurrently | None:
-        """What to send next (one request, or several at once); ``None`` when the search is done."""
+        """
+        What to send next; ``None`` when the search is done. One request while the totals are
+        unknown or with ``concurrency`` 1; after that, with more, the pages to send at once
+        (:class:`~airflow_provider_apollo.core.lifecycle.Concurrently`, even a last page alone, so
+        a concurrent search reads every page after the first off the caller's thread).
+        """
         numbers = self.pages_to_request(concurrency)
-        if len(numbers) <= 1:
-            return None if not numbers else self.request_for(numbers[0])
+        if not numbers:
+            return None
+        if concurrency <= 1 or self.pagination is None:
+            return self.request_for(numbers[0])
         return Concurrently(tuple(self.request_for(number) for number in numbers))
 
     def read(self, step: ApiRequest | Concurrently, answer: Any) -> Iterator[SearchPage]:

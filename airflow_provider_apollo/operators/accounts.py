@@ -134,7 +134,7 @@ class ApolloCreateAccountOperator(ApolloLongJobOperator):
             )
             return str(created["id"])
         accounts = native_value(self.accounts, "accounts", list)
-        ids = self.create_in_batches(
+        ids = self._create_in_batches(
             context,
             checkpoint,
             accounts,
@@ -152,7 +152,7 @@ class ApolloCreateAccountOperator(ApolloLongJobOperator):
         )
         return ids
 
-    def create_in_batches(
+    def _create_in_batches(
         self,
         context: Context,
         checkpoint: Any,

@@ -326,6 +326,11 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
             # The batch cut short by the 429 was not applied: nothing created since needs claiming.
             return {**durable(), SAVED_AT_MS: None}
 
+        if checkpoint is None:
+            # Before the first batch: a try killed before its first save still tells the next one
+            # when it started, so the contacts it created count as created, not unchanged.
+            self.save_progress(durable, force=True)
+
         try:
             with self.open_source(context) as records:
                 check_mapped_columns(column_map, records.columns)

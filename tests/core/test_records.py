@@ -526,6 +526,14 @@ def test_record_fields_resolve_the_stage_by_name_and_the_owner_by_email() -> Non
     assert team.paths() == ["GET /opportunity_stages", "GET /users/search"]
 
 
+def test_a_stage_key_holding_none_never_reaches_apollo() -> None:
+    lookups, team = TeamLookups(), Team()
+    assert run_steps(lookups.record_fields(ACCOUNTS, {"name": "A", "stage": None}, "account"), team.call) == {
+        "name": "A"
+    }
+    assert team.sent == []
+
+
 # --------------------------------------------------------------------------- the operations over a record type
 
 

@@ -117,6 +117,11 @@ def people(count: int, tag: str = "crash") -> list[dict[str, Any]]:
     ]
 
 
+def emails(emulator: ApolloEmulator, ids: list[str]) -> list[str]:
+    contacts = emulator.contacts  # one snapshot: each read renders every contact
+    return [contacts[i]["email"] for i in ids]
+
+
 def requests_to(emulator: ApolloEmulator, path: str) -> int:
     return sum(1 for r in emulator.requests if r.path.endswith(path) and r.status == 200)
 
@@ -226,7 +231,7 @@ def test_a_killed_bulk_create_resumes_from_its_checkpoint_with_the_uninterrupted
     ids = make().execute(a_try(store))
 
     assert "Resuming from the checkpoint" in log_text()
-    assert [apollo.contacts[i]["email"] for i in ids] == [c["email"] for c in contacts]
+    assert emails(apollo, ids) == [c["email"] for c in contacts]
     assert apollo.contact_count == 1_000  # the resent batch matched what it had created: dedupe
     assert requests_to(apollo, BULK_CREATE) == 10 + 1  # the minimum, and the one batch in flight
     assert store.values == {}, "success removes the checkpoint and its parts"
@@ -289,7 +294,7 @@ def test_a_kill_before_the_first_save_starts_over_and_dedupe_keeps_one_contact_e
     ids = make().execute(a_try(store))
     assert requests_to(apollo, BULK_CREATE) == 3 + 4
     assert apollo.contact_count == 400
-    assert [apollo.contacts[i]["email"] for i in ids] == [c["email"] for c in contacts]
+    assert emails(apollo, ids) == [c["email"] for c in contacts]
 
 
 def test_a_checkpoint_saved_for_other_arguments_is_discarded_saying_which(
@@ -309,7 +314,7 @@ def test_a_checkpoint_saved_for_other_arguments_is_discarded_saying_which(
     assert "Discarding the checkpoint saved by" in log_text()
     assert "the task's arguments changed since it was saved (contacts)" in log_text()
     assert "Starting from the beginning" in log_text()
-    assert [apollo.contacts[i]["email"] for i in ids] == [c["email"] for c in other]
+    assert emails(apollo, ids) == [c["email"] for c in other]
     assert requests_to(apollo, BULK_CREATE) == 3 + 5
     assert store.values == {}
 
@@ -342,7 +347,7 @@ def test_a_checkpoint_whose_ids_are_missing_starts_over(
     del store.values[f"{CREATED_IDS_KEY}1"]  # e.g. expired with the store's retention
     ids = make().execute(a_try(store))
     assert "starting from the first batch" in log_text()
-    assert [apollo.contacts[i]["email"] for i in ids] == [c["email"] for c in contacts]
+    assert emails(apollo, ids) == [c["email"] for c in contacts]
 
 
 def test_a_single_contact_create_never_touches_the_store(apollo: ApolloEmulator) -> None:
@@ -376,7 +381,7 @@ def test_without_a_task_state_store_a_new_try_starts_over_as_before(
     ids = make().execute(a_try(None))
     assert "No task state store (Airflow before 3.3 has none)" in log_text()
     assert requests_to(apollo, BULK_CREATE) == 3 + 5
-    assert [apollo.contacts[i]["email"] for i in ids] == [c["email"] for c in contacts]
+    assert emails(apollo, ids) == [c["email"] for c in contacts]
 
 
 # ------------------------------------------------------------------ the quota stop, on the same checkpoint
@@ -404,7 +409,7 @@ def test_a_quota_stop_saves_the_checkpoint_so_a_retry_after_a_failed_wait_resume
     assert store.checkpoint["next_batch"] == 4
     ids = run_deferring(ApolloCreateContactOperator(task_id="job", contacts=contacts), a_try(store)).value
     assert "Resuming from the checkpoint" in log_text()
-    assert [hourly.contacts[i]["email"] for i in ids] == [c["email"] for c in contacts]
+    assert emails(hourly, ids) == [c["email"] for c in contacts]
     assert requests_to(hourly, BULK_CREATE) == 7
     assert store.values == {}
 
@@ -416,7 +421,7 @@ def test_ids_saved_at_a_quota_stop_go_to_the_store_and_the_deferral_finds_them(
     store = FakeStore()
     context = a_try(store)
     run = run_deferring(ApolloCreateContactOperator(task_id="job", contacts=contacts), context)
-    assert [hourly.contacts[i]["email"] for i in run.value] == [c["email"] for c in contacts]
+    assert emails(hourly, run.value) == [c["email"] for c in contacts]
     assert len(run.deferrals) == 1
     assert not any(key.startswith(CREATED_IDS_KEY) for key in context["ti"].xcoms)
     assert store.values == {}
@@ -426,7 +431,7 @@ def test_without_a_store_the_quota_stop_keeps_its_ids_in_xcom_as_before(hourly: 
     contacts = people(700)
     context = a_try(None)
     run = run_deferring(ApolloCreateContactOperator(task_id="job", contacts=contacts), context)
-    assert [hourly.contacts[i]["email"] for i in run.value] == [c["email"] for c in contacts]
+    assert emails(hourly, run.value) == [c["email"] for c in contacts]
     assert len(context["ti"].xcoms[f"{CREATED_IDS_KEY}0"]) == 400
 
 
@@ -454,7 +459,8 @@ def test_a_killed_stage_update_resumes_and_keeps_the_deleted_contacts_it_skipped
     updated = make().execute(a_try(store))
     assert updated == [i for i in ids if i not in (ids[10], ids[950])]
     interested = apollo.stage_id("Interested")
-    assert all(apollo.contacts[i]["contact_stage_id"] == interested for i in updated)
+    contacts = apollo.contacts  # one snapshot: each read renders every contact
+    assert all(contacts[i]["contact_stage_id"] == interested for i in updated)
     # 10 batches, 2 of them sent twice for their deleted contact, plus the batch in flight at the kill.
     assert requests_to(apollo, UPDATE_STAGES) == 10 + 1
     assert store.values == {}
@@ -471,7 +477,8 @@ def test_a_killed_bulk_update_resumes_from_its_checkpoint(apollo: ApolloEmulator
     run_killed(make, store, "/contacts/bulk_update", calls=2)
     assert make().execute(a_try(store)) == ids
     assert sum(1 for r in apollo.requests if r.path.endswith("/contacts/bulk_update")) == 5 + 1
-    assert all(apollo.contacts[i]["title"] == f"Title {n}" for n, i in enumerate(ids))
+    contacts = apollo.contacts
+    assert all(contacts[i]["title"] == f"Title {n}" for n, i in enumerate(ids))
 
 
 def test_a_killed_list_change_resumes_from_its_checkpoint(apollo: ApolloEmulator) -> None:
@@ -578,7 +585,9 @@ def read_object(endpoint: str, bucket: str, key: str) -> str:
 def upsert_operator(bucket: str, key: str, **kwargs: Any) -> Any:
     from airflow_provider_apollo.transfers.s3_to_apollo import S3ToApolloOperator
 
-    return S3ToApolloOperator(task_id="job", s3_bucket=bucket, s3_key=key, checkpoint_interval=0, **kwargs)
+    return S3ToApolloOperator(
+        task_id="job", s3_bucket=bucket, s3_key=key, **{"checkpoint_interval": 0, **kwargs}
+    )
 
 
 def upsert_run(
@@ -705,3 +714,26 @@ def test_an_upsert_whose_source_file_changed_starts_over(
         result = upsert_operator(s3_bucket, "f.jsonl").execute(a_try(store))
         assert "arguments changed since it was saved (source_etag)" in log_text()
         assert result["created"] + result["unchanged"] + result["updated"] + result["rejected"] == 100
+
+
+def test_contacts_an_upsert_created_before_its_first_save_still_count_as_created(
+    monkeypatch: pytest.MonkeyPatch, aws_connection: str, s3_bucket: str
+) -> None:
+    clean, clean_emails, _, _ = upsert_run(monkeypatch, aws_connection, s3_bucket, "g.jsonl", kill_at=None)
+    with ApolloEmulator() as emulator:
+        connect(emulator, monkeypatch, max_retry_wait=0.2)
+        put_jsonl(aws_connection, s3_bucket, "h.jsonl", leads(emulator.seed_contacts(300)))
+        store = FakeStore()
+        # No save on the interval: only the one before the first batch says when the job started.
+        run_killed(
+            lambda: upsert_operator(s3_bucket, "h.jsonl", checkpoint_interval=3600),
+            store,
+            BULK_CREATE,
+            calls=2,
+        )
+        assert store.checkpoint["offset"] == 0
+        result = upsert_operator(s3_bucket, "h.jsonl", checkpoint_interval=3600).execute(a_try(store))
+        contacts = emulator.contacts
+        ids = read_object(aws_connection, s3_bucket, "h.jsonl.created_ids.jsonl").split()
+    assert result == {**clean, "rejects_uri": f"s3://{s3_bucket}/h.jsonl.rejects.jsonl"}
+    assert [contacts[i]["email"] for i in ids] == clean_emails

@@ -1,4 +1,5 @@
-"""ApolloSearchToS3Operator under faults: the S3 object is complete and exact, or absent."""
+"""ApolloSearchToS3Operator under faults (the fault suite of docs/reliability.md): the S3 object is complete
+and exact, or absent; the s3 fixture is tests/transfers/conftest.py's."""
 
 from __future__ import annotations
 
@@ -27,13 +28,6 @@ from airflow_provider_apollo.transfers.apollo_to_s3 import ApolloSearchToS3Opera
 Outcome = Callable[[str, str, str], None]
 KEY = "exports/contacts.jsonl"
 SEEDED = 250
-
-
-@pytest.fixture
-def s3(aws_connection: str) -> Any:
-    import boto3
-
-    return boto3.client("s3", endpoint_url=aws_connection, region_name="us-east-1")
 
 
 def export(bucket: str, **kwargs: Any) -> ApolloSearchToS3Operator:
