@@ -6,7 +6,7 @@ import ast
 import json
 from typing import Any
 
-from airflow_provider_apollo.core import check_non_empty_string, validate_contact_ids
+from airflow_provider_apollo.core import check_contact_ids, check_non_empty_string
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 
 # Values a DAG author writes literally; anything else (an XComArg, a mapped argument) is resolved
@@ -22,7 +22,7 @@ def is_resolved_later(value: Any) -> bool:
     return isinstance(value, str) and any(marker in value for marker in _JINJA_MARKERS)
 
 
-def native_value(value: Any, argument: str, expected: type[list] | type[dict]) -> Any:
+def check_native_argument(value: Any, argument: str, expected: type[list] | type[dict]) -> Any:
     """
     A list or dict argument after templating, as a Python value.
 
@@ -53,9 +53,9 @@ def native_value(value: Any, argument: str, expected: type[list] | type[dict]) -
     return value
 
 
-def contact_ids_value(value: Any, argument: str = "contact_ids") -> list[str]:
+def check_contact_ids_argument(value: Any, argument: str = "contact_ids") -> list[str]:
     """A non-empty list of contact id strings (a rendered template parsed first)."""
-    ids = validate_contact_ids(native_value(value, argument, list), argument)
+    ids = check_contact_ids(check_native_argument(value, argument, list), argument)
     if not ids:
         raise ApolloArgumentError(f"{argument} is empty: give at least one contact id.")
     return ids

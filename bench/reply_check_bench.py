@@ -20,7 +20,8 @@ from _common import markdown_table, prepare_environment  # noqa: E402
 
 prepare_environment()
 
-from airflow_provider_apollo.core import REPLY_CLASSES, arun_steps, run_steps, sequence_check  # noqa: E402
+from airflow_provider_apollo.core import arun_steps, run_steps, sequence_check  # noqa: E402
+from airflow_provider_apollo.core.sequence_check import REPLY_CLASSES  # noqa: E402
 from airflow_provider_apollo.testing import ApolloEmulator  # noqa: E402
 
 ENROLLED = 10_000

@@ -18,7 +18,8 @@ from airflow_provider_apollo import (
     UI_FIELD_BEHAVIOUR_PROVIDER_INFO,
     get_provider_info,
 )
-from airflow_provider_apollo.core import AUTH_API_KEY, AUTH_BEARER, ApolloConfig
+from airflow_provider_apollo.core import ApolloConfig
+from airflow_provider_apollo.core.config import AUTH_API_KEY, AUTH_BEARER
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 

@@ -1,106 +1,66 @@
-"""Apollo's protocol decisions without I/O, one concern a module; import from here.
+"""Apollo's protocol decisions without I/O, one concern a module.
 
 The hooks (``requests`` and ``aiohttp``) only move bytes. Every decision about what to send,
-whether to retry, how long to wait and how to read a page lives in this package, once:
+whether to retry, how long to wait and how to read a page lives in this package, once. The other
+layers import what they use from here (``__all__`` is exactly that); tests import a module's own
+names from the module they test.
 
-- ``config``: connection config and auth
-- ``endpoints``: paths, limits and request building
-- ``validation``: argument checks before any request
-- ``responses``: responses and the error each maps to
-- ``retries``: the retry policy
-- ``ratelimit``: rate-limit headers and pacing
-- ``paging``: search arguments and paging
-- ``contacts``: bulk-create results matched to inputs
-- ``stages``: stage names and ids, stage names in search filters
-- ``stage_check``: the stage check shared by the sensor and the trigger
-- ``export``: the export plan (stage slices, time bounds, de-duplication) and its resumable cursor
-- ``sequences``, ``users``, ``lists``, ``fields``: outreach (sequences and mailboxes by name,
-  owners by email, lists, custom fields by label, bulk update)
-- ``sequence_check``: the sequence-status check shared by its sensor and trigger
-- ``stats``: request statistics
-- ``lifecycle``: one request from pacing to its answer or error, for both transports
-- ``health``: the connection test
-- ``quota``: waiting out hourly and daily quotas: decisions, plans, batch cursors
+- ``config``: connection config and auth; ``health``: the connection test
+- ``endpoints``: every path and limit, the ``ApiRequest`` value; ``validation``: argument checks
+- ``responses``: answers and the error each maps to; ``retries``: the retry policy
+- ``ratelimit``: rate-limit headers and pacing; ``stats``: request statistics
+- ``lifecycle``: one request from pacing to its answer or error, and the step driver that runs
+  work of many requests (``run_steps``, ``iter_steps``, ``arun_steps``, ``aiter_steps``)
+- ``lookups``: team facts fetched once per hook (stages, sequences, mailboxes, users, fields)
+- ``operations``: every operation of more than one request, as a step generator
+- ``records``: contacts, accounts and deals described as record types
+- ``paging``: search arguments and paging; ``export``: the export plan and its cursor
+- ``contacts``, ``stages``, ``sequences``, ``users``, ``lists``, ``fields``: requests and answers
+  of each topic
+- ``stage_check``, ``sequence_check``: the checks the polling sensors and triggers share
+- ``upsert``: warehouse rows to Apollo; ``quota``: waiting out hourly and daily quotas
 
 See ``docs/architecture.md`` for how a request flows through them.
 """
 
 from __future__ import annotations
 
-from airflow_provider_apollo.core.config import (
-    AUTH_API_KEY,
-    AUTH_BEARER,
-    DEFAULT_BASE_URL,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_WAIT,
-    DEFAULT_TIMEOUT,
-    RETRY_BUDGET_DEFAULTS,
-    USER_AGENT,
-    ApolloConfig,
-    check_overrides,
-    normalise_base_url,
-)
-from airflow_provider_apollo.core.contacts import (
-    BulkUpdateResult,
-    order_bulk_result,
-)
+from airflow_provider_apollo.core import operations, paging
+from airflow_provider_apollo.core.config import ApolloConfig, check_overrides
+from airflow_provider_apollo.core.contacts import BulkUpdateResult
 from airflow_provider_apollo.core.endpoints import (
     BULK_CREATE_MAX,
     BULK_UPDATE_MAX,
     BULK_UPDATE_SYNC_MAX,
     ID_BATCH_SIZE,
     LIST_BATCH_SIZE,
+    PATH_ACCOUNT_BULK_CREATE,
+    PATH_ACCOUNT_BULK_UPDATE,
+    PATH_ACCOUNT_UPDATE_OWNERS,
     PATH_BULK_CREATE,
     PATH_BULK_UPDATE,
-    PATH_CONTACT,
-    PATH_CONTACTS,
-    PATH_EMAIL_ACCOUNTS,
-    PATH_FIELDS,
-    PATH_HEALTH,
     PATH_LABELS_ADD,
     PATH_LABELS_REMOVE,
-    PATH_SEARCH,
     PATH_SEQUENCE_ADD,
-    PATH_SEQUENCE_REMOVE,
-    PATH_SEQUENCE_SEARCH,
-    PATH_STAGES,
     PATH_UPDATE_OWNERS,
     PATH_UPDATE_STAGES,
     SEARCH_PER_PAGE_MAX,
     SEARCH_RESULT_CAP,
-    SEARCH_SORT_FIELDS,
     ApiRequest,
-    batched,
-    contact_path,
-    get_contact_request,
-    ids_params,
-    list_stages_request,
 )
 from airflow_provider_apollo.core.export import (
-    ExportCursor,
+    CREATED_SORT_FIELD,
+    UPDATED_SORT_FIELD,
     ExportPlan,
-    parse_time_bound,
+    export_file_format,
+    parse_timestamp,
 )
-from airflow_provider_apollo.core.fields import CustomField, resolve_custom_fields
-from airflow_provider_apollo.core.health import (
-    EXAMPLE_BASE_URL,
-    HEALTH_POLICY,
-    HEALTH_TIMEOUT,
-    health_failure,
-    health_request,
-    health_result,
-)
+from airflow_provider_apollo.core.fields import check_contact_updates
+from airflow_provider_apollo.core.health import HEALTH_POLICY, health_failure, health_request, health_result
 from airflow_provider_apollo.core.lifecycle import (
-    MAX_CONCURRENT_REQUESTS,
-    PACING_LOG_THRESHOLD,
     Answered,
-    Concurrently,
-    Emit,
     Lifecycle,
-    NoAnswer,
     Outcome,
-    Send,
-    Sleep,
     Steps,
     adrive,
     aiter_steps,
@@ -111,228 +71,186 @@ from airflow_provider_apollo.core.lifecycle import (
     request_lifecycle,
     run_steps,
 )
-from airflow_provider_apollo.core.paging import (
-    Pagination,
-    SearchPager,
-    check_search_cap,
-    read_pagination,
-    validate_search,
-)
+from airflow_provider_apollo.core.lists import check_list_names
+from airflow_provider_apollo.core.lookups import TeamLookups
+from airflow_provider_apollo.core.paging import MAX_SEARCH_CONCURRENCY, SearchPage
 from airflow_provider_apollo.core.quota import (
+    CHECKPOINT_KEY,
+    CHECKPOINT_PART_KEY,
+    DEFAULT_CHECKPOINT_INTERVAL,
     DEFAULT_MAX_QUOTA_WAIT,
-    QUOTA_RESET_MARGIN,
+    LONG_JOB_DEFERRAL_BACKSTOP,
+    PART_MAX_IDS,
+    SENSOR_DEFERRAL_BACKSTOP,
     BatchCursor,
-    QuotaDecision,
     QuotaExhausted,
-    binding_window,
+    SavedCheckpoint,
+    SaveSchedule,
+    argument_digests,
+    check_checkpoint_interval,
     check_max_quota_wait,
     decide_quota_wait,
     describe_plan,
     estimate_seconds,
     is_quota_exhausted,
     quota_pause,
+    quota_reset_wait,
+    why_not_resume,
 )
-from airflow_provider_apollo.core.ratelimit import (
-    MINUTE_WINDOW_SECONDS,
-    PROBE_POLL,
-    RESET_MARGIN,
-    RESET_MARGIN_SHARE,
-    RateLimiter,
-    WindowUsage,
-    read_rate_limit_headers,
+from airflow_provider_apollo.core.ratelimit import RateLimiter, WindowUsage
+from airflow_provider_apollo.core.records import (
+    ACCOUNTS,
+    DEALS,
+    RecordType,
+    check_record_fields,
+    check_record_ids,
+    check_records,
 )
-from airflow_provider_apollo.core.responses import (
-    ApiResponse,
-    decode_body,
-    error_for,
-    parse_json_body,
-    parse_retry_after,
-)
-from airflow_provider_apollo.core.retries import (
-    BACKOFF_INITIAL,
-    BACKOFF_MAX,
-    RetryPolicy,
-)
+from airflow_provider_apollo.core.responses import ApiResponse
+from airflow_provider_apollo.core.retries import RetryPolicy
 from airflow_provider_apollo.core.sequence_check import (
-    REPLY_CLASSES,
-    SEQUENCE_STATUSES,
     SequenceCheckResult,
+    check_reply_classes,
+    check_target_statuses,
     sequence_check,
 )
-from airflow_provider_apollo.core.sequences import ENROLLMENT_FLAGS, EnrollmentResult, Mailbox, SequenceRef
+from airflow_provider_apollo.core.sequences import (
+    ENROLLMENT_STATUSES,
+    EnrollmentResult,
+    SequenceRef,
+    check_remove_mode,
+    describe_skipped,
+)
 from airflow_provider_apollo.core.stage_check import (
-    MISSING_PROBES_PER_CHECK,
-    PER_CONTACT_CHECK_MAX,
     REQUIRE_ALL,
-    REQUIRE_ANY,
-    REQUIRE_CHOICES,
-    Require,
+    CheckResult,
     StageCheck,
     StageCheckResult,
+    check_require,
     stage_check,
-    validate_require,
 )
-from airflow_provider_apollo.core.stages import (
-    STAGE_NAMES_FILTER,
-    match_stage,
-    needs_stage_names,
-    resolve_stage_filters,
-    stage_name,
-    stages_of,
+from airflow_provider_apollo.core.stages import match_stage, stage_name
+from airflow_provider_apollo.core.stats import RequestStats
+from airflow_provider_apollo.core.upsert import (
+    Reject,
+    Upsert,
+    UpsertCursor,
+    check_column_map,
+    check_mapped_columns,
+    check_max_rejects,
+    describe_threshold,
+    rejects_exceed,
 )
-from airflow_provider_apollo.core.stats import (
-    NO_ANSWER,
-    RequestStats,
-    StatsSnapshot,
-)
-from airflow_provider_apollo.core.validation import (
-    check_contact,
-    check_contacts,
-    check_fields,
-    check_int_range,
-    check_json,
-    check_non_empty_string,
-    validate_contact_ids,
-)
+from airflow_provider_apollo.core.validation import check_contact_ids, check_int_range, check_non_empty_string
 
 __all__ = [
-    "ExportCursor",
-    "ExportPlan",
-    "parse_time_bound",
-    "BULK_UPDATE_MAX",
-    "BULK_UPDATE_SYNC_MAX",
-    "CustomField",
-    "ENROLLMENT_FLAGS",
-    "EnrollmentResult",
-    "LIST_BATCH_SIZE",
-    "Mailbox",
-    "PATH_BULK_UPDATE",
-    "PATH_EMAIL_ACCOUNTS",
-    "PATH_FIELDS",
-    "PATH_LABELS_ADD",
-    "PATH_LABELS_REMOVE",
-    "PATH_SEQUENCE_ADD",
-    "PATH_SEQUENCE_REMOVE",
-    "PATH_SEQUENCE_SEARCH",
-    "SEQUENCE_STATUSES",
-    "REPLY_CLASSES",
-    "SequenceCheckResult",
-    "SequenceRef",
-    "arun_steps",
-    "resolve_custom_fields",
-    "run_steps",
-    "sequence_check",
-    "BatchCursor",
-    "DEFAULT_MAX_QUOTA_WAIT",
-    "QUOTA_RESET_MARGIN",
-    "QuotaDecision",
-    "QuotaExhausted",
-    "check_max_quota_wait",
-    "decide_quota_wait",
-    "describe_plan",
-    "estimate_seconds",
-    "is_quota_exhausted",
-    "quota_pause",
-    "binding_window",
-    "check_overrides",
-    "stages_of",
-    "get_contact_request",
-    "list_stages_request",
-    "BulkUpdateResult",
-    "AUTH_API_KEY",
-    "AUTH_BEARER",
+    "ACCOUNTS",
     "Answered",
     "ApiRequest",
     "ApiResponse",
     "ApolloConfig",
-    "BACKOFF_INITIAL",
-    "BACKOFF_MAX",
     "BULK_CREATE_MAX",
-    "DEFAULT_BASE_URL",
-    "DEFAULT_MAX_RETRIES",
-    "DEFAULT_MAX_RETRY_WAIT",
-    "DEFAULT_TIMEOUT",
-    "EXAMPLE_BASE_URL",
+    "BULK_UPDATE_MAX",
+    "BULK_UPDATE_SYNC_MAX",
+    "BatchCursor",
+    "BulkUpdateResult",
+    "CHECKPOINT_KEY",
+    "CHECKPOINT_PART_KEY",
+    "CREATED_SORT_FIELD",
+    "CheckResult",
+    "DEALS",
+    "DEFAULT_CHECKPOINT_INTERVAL",
+    "DEFAULT_MAX_QUOTA_WAIT",
+    "ENROLLMENT_STATUSES",
+    "EnrollmentResult",
+    "ExportPlan",
     "HEALTH_POLICY",
-    "HEALTH_TIMEOUT",
     "ID_BATCH_SIZE",
+    "LIST_BATCH_SIZE",
+    "LONG_JOB_DEFERRAL_BACKSTOP",
     "Lifecycle",
-    "MINUTE_WINDOW_SECONDS",
-    "MISSING_PROBES_PER_CHECK",
-    "NO_ANSWER",
-    "NoAnswer",
+    "MAX_SEARCH_CONCURRENCY",
     "Outcome",
-    "PACING_LOG_THRESHOLD",
+    "PART_MAX_IDS",
+    "PATH_ACCOUNT_BULK_CREATE",
+    "PATH_ACCOUNT_BULK_UPDATE",
+    "PATH_ACCOUNT_UPDATE_OWNERS",
     "PATH_BULK_CREATE",
-    "PATH_CONTACT",
-    "PATH_CONTACTS",
-    "PATH_HEALTH",
-    "PATH_SEARCH",
-    "PATH_STAGES",
+    "PATH_BULK_UPDATE",
+    "PATH_LABELS_ADD",
+    "PATH_LABELS_REMOVE",
+    "PATH_SEQUENCE_ADD",
     "PATH_UPDATE_OWNERS",
     "PATH_UPDATE_STAGES",
-    "PER_CONTACT_CHECK_MAX",
-    "PROBE_POLL",
-    "Pagination",
+    "QuotaExhausted",
     "REQUIRE_ALL",
-    "REQUIRE_ANY",
-    "REQUIRE_CHOICES",
-    "RESET_MARGIN",
-    "RESET_MARGIN_SHARE",
-    "RETRY_BUDGET_DEFAULTS",
     "RateLimiter",
+    "RecordType",
+    "Reject",
     "RequestStats",
-    "Require",
     "RetryPolicy",
     "SEARCH_PER_PAGE_MAX",
     "SEARCH_RESULT_CAP",
-    "SEARCH_SORT_FIELDS",
-    "STAGE_NAMES_FILTER",
-    "SearchPager",
-    "Send",
-    "Sleep",
+    "SENSOR_DEFERRAL_BACKSTOP",
+    "SaveSchedule",
+    "SavedCheckpoint",
+    "SearchPage",
+    "SequenceCheckResult",
+    "SequenceRef",
     "StageCheck",
     "StageCheckResult",
-    "StatsSnapshot",
     "Steps",
-    "Concurrently",
-    "Emit",
-    "MAX_CONCURRENT_REQUESTS",
-    "aiter_steps",
-    "iter_steps",
-    "USER_AGENT",
+    "TeamLookups",
+    "UPDATED_SORT_FIELD",
+    "Upsert",
+    "UpsertCursor",
     "WindowUsage",
     "adrive",
-    "batched",
-    "check_contact",
-    "check_contacts",
-    "check_fields",
+    "aiter_steps",
+    "argument_digests",
+    "arun_steps",
+    "check_checkpoint_interval",
+    "check_column_map",
+    "check_contact_ids",
+    "check_contact_updates",
     "check_int_range",
-    "check_json",
+    "check_list_names",
+    "check_mapped_columns",
+    "check_max_quota_wait",
+    "check_max_rejects",
     "check_non_empty_string",
-    "check_search_cap",
-    "contact_path",
-    "decode_body",
+    "check_overrides",
+    "check_record_fields",
+    "check_record_ids",
+    "check_records",
+    "check_remove_mode",
+    "check_reply_classes",
+    "check_require",
+    "check_target_statuses",
+    "decide_quota_wait",
+    "describe_plan",
+    "describe_skipped",
+    "describe_threshold",
     "drive",
-    "error_for",
+    "estimate_seconds",
+    "export_file_format",
     "health_failure",
     "health_request",
     "health_result",
-    "ids_params",
+    "is_quota_exhausted",
+    "iter_steps",
     "match_stage",
-    "needs_stage_names",
     "no_answer",
-    "normalise_base_url",
-    "order_bulk_result",
-    "parse_json_body",
-    "parse_retry_after",
-    "read_pagination",
-    "read_rate_limit_headers",
+    "operations",
+    "paging",
+    "parse_timestamp",
+    "quota_pause",
+    "quota_reset_wait",
+    "rejects_exceed",
     "request_lifecycle",
-    "resolve_stage_filters",
+    "run_steps",
+    "sequence_check",
     "stage_check",
     "stage_name",
-    "validate_contact_ids",
-    "validate_require",
-    "validate_search",
+    "why_not_resume",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
 from airflow_provider_apollo.core.endpoints import PATH_CONTACT, ApiRequest, contact_path, get_contact_request
-from airflow_provider_apollo.core.validation import check_fields, validate_contact_ids
+from airflow_provider_apollo.core.validation import check_contact_ids, check_fields
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloNotFoundError, ApolloValidationError
 
 # What read_contact returns for a contact Apollo says does not exist.
@@ -27,9 +27,9 @@ def read_contact(contact_id: str) -> Generator[ApiRequest, Any, Any]:
 
 def update_contact_request(contact_id: Any, fields: Any) -> ApiRequest:
     """``PATCH /contacts/{id}`` with the fields to set (``label_names`` replaces the contact's lists)."""
-    contact_id = validate_contact_ids([contact_id], "contact_id")[0]
+    contact_id = check_contact_ids([contact_id], "contact_id")[0]
     return ApiRequest(
-        "PATCH", contact_path(contact_id), json_body=check_fields(fields), endpoint=PATH_CONTACT
+        "PATCH", contact_path(contact_id), json_body=check_fields(fields), rate_group=PATH_CONTACT
     )
 
 

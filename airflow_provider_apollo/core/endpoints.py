@@ -63,17 +63,18 @@ class ApiRequest:
     json_body: Any = None
     # False for a create without dedupe: a retry after it may have been applied would duplicate.
     idempotent: bool = True
-    # Groups requests that share one of Apollo's per-endpoint rate-limit windows.
-    endpoint: str = ""
+    # The rate-limit group: requests with the same group share one of Apollo's per-endpoint
+    # windows (a path template such as "/contacts/{contact_id}"); empty: the path itself.
+    rate_group: str = ""
     # Seconds to wait for this request's answer; None: the connection's timeout.
     timeout: float | None = None
 
     @property
     def rate_key(self) -> str:
-        return f"{self.method} {self.endpoint or self.path}"
+        return f"{self.method} {self.rate_group or self.path}"
 
     def describe(self) -> str:
-        return f"{self.method} {self.endpoint or self.path}"
+        return f"{self.method} {self.rate_group or self.path}"
 
 
 def contact_path(contact_id: str) -> str:
@@ -91,11 +92,11 @@ def batched(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def get_contact_request(contact_id: str) -> ApiRequest:
-    return ApiRequest("GET", contact_path(contact_id), endpoint=PATH_CONTACT)
+    return ApiRequest("GET", contact_path(contact_id), rate_group=PATH_CONTACT)
 
 
 def list_stages_request() -> ApiRequest:
-    return ApiRequest("GET", PATH_STAGES, endpoint=PATH_STAGES)
+    return ApiRequest("GET", PATH_STAGES, rate_group=PATH_STAGES)
 
 
 # ------------------------------------------------------------------ accounts and deals

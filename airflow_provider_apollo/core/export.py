@@ -31,9 +31,9 @@ from airflow_provider_apollo.core.paging import (
     MAX_SEARCH_CONCURRENCY,
     SearchPage,
     SearchPager,
+    check_search,
     count_contacts,
     search_filters,
-    validate_search,
 )
 from airflow_provider_apollo.core.stages import stage_name
 from airflow_provider_apollo.core.validation import check_int_range
@@ -338,7 +338,7 @@ class ExportPlan:
                 f"updated_before must be later than updated_since: got updated_since={self.since.isoformat()}, "
                 f"updated_before={self.before.isoformat()}."
             )
-        self.filters = validate_search(self._sorted_filters(dict(search)), SEARCH_PER_PAGE_MAX, None)
+        self.filters = check_search(self._sorted_filters(dict(search)), SEARCH_PER_PAGE_MAX, None)
         self.max_records = max_records
         self.slice_by_stage = slice_by_stage
         self.log_every_pages = log_every_pages

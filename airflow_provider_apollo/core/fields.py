@@ -39,7 +39,7 @@ PICKLIST_TYPES = ("picklist", "multipicklist", "multi_select")
 
 def fields_request() -> ApiRequest:
     """``GET /fields?source=custom``: the team's custom fields (``/typed_custom_fields`` is deprecated)."""
-    return ApiRequest("GET", PATH_FIELDS, params=(("source", "custom"),), endpoint=PATH_FIELDS)
+    return ApiRequest("GET", PATH_FIELDS, params=(("source", "custom"),), rate_group=PATH_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ def bulk_update_request(
         body = {"contact_ids": list(contact_ids or []), **dict(values or {})}
     if run_async:
         body["async"] = True
-    return ApiRequest("POST", PATH_BULK_UPDATE, json_body=body, endpoint=PATH_BULK_UPDATE)
+    return ApiRequest("POST", PATH_BULK_UPDATE, json_body=body, rate_group=PATH_BULK_UPDATE)
 
 
 def read_bulk_update(body: Any, sent_ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ EXAMPLE_BASE_URL = "https://api.apollo.io/api/v1"
 
 
 def health_request(config: ApolloConfig) -> ApiRequest:
-    return ApiRequest("GET", PATH_HEALTH, endpoint=PATH_HEALTH, timeout=min(config.timeout, HEALTH_TIMEOUT))
+    return ApiRequest("GET", PATH_HEALTH, rate_group=PATH_HEALTH, timeout=min(config.timeout, HEALTH_TIMEOUT))
 
 
 def health_result(body: Any, config: ApolloConfig) -> tuple[bool, str]:

@@ -33,7 +33,7 @@ def list_membership_request(add: bool, contact_ids: list[str], list_names: list[
         "modality": MODALITY_CONTACTS,
         "async": False,
     }
-    return ApiRequest("POST", path, json_body=body, endpoint=path)
+    return ApiRequest("POST", path, json_body=body, rate_group=path)
 
 
 def read_list_answer(body: Any) -> list[dict[str, Any]]:

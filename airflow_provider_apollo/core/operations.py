@@ -77,10 +77,10 @@ from airflow_provider_apollo.core.sequences import (
 )
 from airflow_provider_apollo.core.validation import (
     check_contact,
+    check_contact_ids,
     check_contacts,
     check_fields,
     check_int_range,
-    validate_contact_ids,
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloAuthError, ApolloValidationError
 
@@ -93,7 +93,7 @@ Operation = Generator[ApiRequest, Any, R]
 
 def unique_ids(contact_ids: Any, argument: str = "contact_ids") -> list[str]:
     """Checked contact ids, each once, in first-seen order."""
-    return list(dict.fromkeys(validate_contact_ids(contact_ids, argument)))
+    return list(dict.fromkeys(check_contact_ids(contact_ids, argument)))
 
 
 # ------------------------------------------------------------------ creating contacts
@@ -101,7 +101,7 @@ def unique_ids(contact_ids: Any, argument: str = "contact_ids") -> list[str]:
 
 def get_contact(contact_id: Any) -> Operation[dict[str, Any]]:
     """One contact by id (``GET /contacts/{id}``); a deleted or unknown one is Apollo's error."""
-    contact_id = validate_contact_ids([contact_id], "contact_id")[0]
+    contact_id = check_contact_ids([contact_id], "contact_id")[0]
     return dict((yield get_contact_request(contact_id))["contact"])
 
 

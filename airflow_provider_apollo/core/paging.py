@@ -75,7 +75,7 @@ def read_pagination(body: Any) -> Pagination:
     return Pagination(number("page", 1), number("per_page"), number("total_entries"), number("total_pages"))
 
 
-def validate_search(filters: Any, per_page: Any, max_records: Any) -> dict[str, Any]:
+def check_search(filters: Any, per_page: Any, max_records: Any) -> dict[str, Any]:
     """Search arguments checked before any request: filters a dict, per_page 1..100, max_records >= 0."""
     if filters is None:
         filters = {}
@@ -126,7 +126,7 @@ class SearchPager:
         return {**self.filters, "page": page, "per_page": self.per_page}
 
     def request_for(self, page: int) -> ApiRequest:
-        return ApiRequest("POST", PATH_SEARCH, json_body=self.body_for(page), endpoint=PATH_SEARCH)
+        return ApiRequest("POST", PATH_SEARCH, json_body=self.body_for(page), rate_group=PATH_SEARCH)
 
     def next_request(self) -> ApiRequest | None:
         return None if self.next_page is None else self.request_for(self.next_page)
@@ -303,7 +303,7 @@ def search_pages(
     :param start_page: the first page to read (a resumed read goes on from its page).
     :param lookups: the hook's team facts (stages), so stage names cost one request per hook.
     """
-    checked = validate_search(filters, per_page, max_records)
+    checked = check_search(filters, per_page, max_records)
     concurrency = check_int_range(concurrency, "concurrency", 1, MAX_SEARCH_CONCURRENCY)
     start_page = check_int_range(start_page, "start_page", 1, max(1, SEARCH_RESULT_CAP // per_page))
     return _search_pages(checked, per_page, max_records, concurrency, start_page, lookups)
@@ -329,7 +329,7 @@ def count_contacts(
     filters: Mapping[str, Any] | None = None, *, lookups: TeamLookups | None = None
 ) -> Steps[int]:
     """How many contacts a search matches: one request of one record (not limited by the cap)."""
-    checked = validate_search(filters, 1, None)
+    checked = check_search(filters, 1, None)
     return _count(checked, lookups)
 
 

@@ -50,7 +50,7 @@ from airflow_provider_apollo.core.endpoints import (
     ApiRequest,
 )
 from airflow_provider_apollo.core.stages import match_stage
-from airflow_provider_apollo.core.validation import check_json, check_non_empty_string, validate_contact_ids
+from airflow_provider_apollo.core.validation import check_contact_ids, check_json, check_non_empty_string
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloArgumentError
 
 # The key users write custom values under by label (contacts only: core.fields).
@@ -370,7 +370,7 @@ def check_record_ids(record: RecordType, values: Any, argument: str) -> list[str
         raise ApolloArgumentError(
             f"{argument} must be a list of {record.noun} id strings, got {type(values).__name__}."
         )
-    ids = list(dict.fromkeys(validate_contact_ids(values, argument)))
+    ids = list(dict.fromkeys(check_contact_ids(values, argument)))
     if not ids:
         raise ApolloArgumentError(f"{argument} is empty: give at least one {record.noun} id.")
     return ids
@@ -518,7 +518,7 @@ def record_path(record: RecordType, record_id: str) -> str:
 
 def view_request(record: RecordType, record_id: str) -> ApiRequest:
     """``GET`` one record."""
-    return ApiRequest("GET", record_path(record, record_id), endpoint=record.record_path)
+    return ApiRequest("GET", record_path(record, record_id), rate_group=record.record_path)
 
 
 def create_request(record: RecordType, fields: Mapping[str, Any]) -> ApiRequest:
@@ -529,13 +529,13 @@ def create_request(record: RecordType, fields: Mapping[str, Any]) -> ApiRequest:
 def update_request(record: RecordType, record_id: str, fields: Mapping[str, Any]) -> ApiRequest:
     """``PATCH`` one record's fields."""
     return ApiRequest(
-        "PATCH", record_path(record, record_id), json_body=dict(fields), endpoint=record.record_path
+        "PATCH", record_path(record, record_id), json_body=dict(fields), rate_group=record.record_path
     )
 
 
 def stages_request(record: RecordType) -> ApiRequest:
     """``GET`` the record's stages."""
-    return ApiRequest("GET", record.stages_path, endpoint=record.stages_path)
+    return ApiRequest("GET", record.stages_path, rate_group=record.stages_path)
 
 
 def bulk_create_request(record: RecordType, batch: list[dict[str, Any]], run_dedupe: bool) -> ApiRequest:
@@ -595,7 +595,7 @@ def normalize_domain(value: Any) -> str | None:
     return text or None
 
 
-def _dedupe_value(key: DedupeKey, fields: Mapping[str, Any]) -> Any:
+def _check_dedupe(key: DedupeKey, fields: Mapping[str, Any]) -> Any:
     if key.domain:
         return normalize_domain(fields.get(key.fields[0]))
     parts = []
@@ -623,7 +623,7 @@ def match_bulk_answer(
     index: list[defaultdict[Any, deque[int]]] = [defaultdict(deque) for _ in record.dedupe_keys]
     for position, answered in enumerate(returned):
         for slot, key in enumerate(record.dedupe_keys):
-            value = _dedupe_value(key, answered)
+            value = _check_dedupe(key, answered)
             if value is not None:
                 index[slot][value].append(position)
     used: set[int] = set()
@@ -642,7 +642,7 @@ def match_bulk_answer(
         for slot, key in enumerate(record.dedupe_keys):
             if not any(item.get(name) for name in key.when_any):
                 continue
-            value = _dedupe_value(key, item)
+            value = _check_dedupe(key, item)
             found = take(index[slot].get(value)) if value is not None else None
             if found is not None:
                 break

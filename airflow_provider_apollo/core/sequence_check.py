@@ -126,7 +126,7 @@ def message_search_request(
     params += [("emailer_message_reply_classes[]", name) for name in reply_classes]
     params += [("emailer_message_stats[]", name) for name in stats]
     params += [("page", str(page)), ("per_page", str(MESSAGES_PER_PAGE))]
-    return ApiRequest("GET", PATH_MESSAGE_SEARCH, params=tuple(params), endpoint=PATH_MESSAGE_SEARCH)
+    return ApiRequest("GET", PATH_MESSAGE_SEARCH, params=tuple(params), rate_group=PATH_MESSAGE_SEARCH)
 
 
 def _last_page(body: Mapping[str, Any]) -> int | None:

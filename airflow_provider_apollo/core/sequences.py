@@ -80,7 +80,7 @@ def sequence_search_request(page: int, *, q_name: str | None = None) -> ApiReque
     if q_name:
         params.append(("q_name", q_name))
     params += [("page", str(page)), ("per_page", str(SEARCH_PER_PAGE_MAX))]
-    return ApiRequest("POST", PATH_SEQUENCE_SEARCH, params=tuple(params), endpoint=PATH_SEQUENCE_SEARCH)
+    return ApiRequest("POST", PATH_SEQUENCE_SEARCH, params=tuple(params), rate_group=PATH_SEQUENCE_SEARCH)
 
 
 def read_all_pages(
@@ -184,7 +184,7 @@ def resolve_sequence(sequence: Any) -> Generator[ApiRequest, Any, SequenceRef]:
 
 
 def email_accounts_request() -> ApiRequest:
-    return ApiRequest("GET", PATH_EMAIL_ACCOUNTS, endpoint=PATH_EMAIL_ACCOUNTS)
+    return ApiRequest("GET", PATH_EMAIL_ACCOUNTS, rate_group=PATH_EMAIL_ACCOUNTS)
 
 
 def email_accounts_of(body: Any) -> list[dict[str, Any]]:
@@ -285,7 +285,7 @@ def enroll_request(
         extra["user_id"] = user_id
     path = PATH_SEQUENCE_ADD.format(sequence_id=quote(sequence_id, safe=""))
     return ApiRequest(
-        "POST", path, params=ids_params("contact_ids", contact_ids, extra), endpoint=PATH_SEQUENCE_ADD
+        "POST", path, params=ids_params("contact_ids", contact_ids, extra), rate_group=PATH_SEQUENCE_ADD
     )
 
 
@@ -370,4 +370,4 @@ def remove_request(sequence_id: str, contact_ids: list[str], mode: str) -> ApiRe
     params = (("emailer_campaign_ids[]", sequence_id),) + ids_params(
         "contact_ids", contact_ids, {"mode": REMOVE_MODES[check_remove_mode(mode)]}
     )
-    return ApiRequest("POST", PATH_SEQUENCE_REMOVE, params=params, endpoint=PATH_SEQUENCE_REMOVE)
+    return ApiRequest("POST", PATH_SEQUENCE_REMOVE, params=params, rate_group=PATH_SEQUENCE_REMOVE)

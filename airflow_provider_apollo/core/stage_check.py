@@ -128,7 +128,7 @@ class StageCheckResult:
         )
 
 
-def validate_require(require: Any) -> Require:
+def check_require(require: Any) -> Require:
     if require not in REQUIRE_CHOICES:
         raise ApolloArgumentError(f"require must be 'all' or 'any', got {require!r}.")
     return require  # type: ignore[no-any-return]

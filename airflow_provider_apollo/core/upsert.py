@@ -323,7 +323,7 @@ def bulk_create_request(contacts: list[dict[str, Any]]) -> ApiRequest:
         PATH_BULK_CREATE,
         json_body={"contacts": contacts, "run_dedupe": True},
         idempotent=True,
-        endpoint=PATH_BULK_CREATE,
+        rate_group=PATH_BULK_CREATE,
     )
 
 

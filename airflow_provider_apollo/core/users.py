@@ -20,7 +20,7 @@ def users_page_request(page: int) -> ApiRequest:
         "GET",
         PATH_USERS_SEARCH,
         params=(("page", str(page)), ("per_page", str(SEARCH_PER_PAGE_MAX))),
-        endpoint=PATH_USERS_SEARCH,
+        rate_group=PATH_USERS_SEARCH,
     )
 
 

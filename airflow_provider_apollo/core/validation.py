@@ -9,7 +9,7 @@ from typing import Any
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 
 
-def validate_contact_ids(contact_ids: Any, argument: str = "contact_ids") -> list[str]:
+def check_contact_ids(contact_ids: Any, argument: str = "contact_ids") -> list[str]:
     """A list of non-empty string ids, or an ``ApolloArgumentError`` naming the argument."""
     if isinstance(contact_ids, (str, bytes)) or not isinstance(contact_ids, (list, tuple)):
         raise ApolloArgumentError(

@@ -9,23 +9,26 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_apollo.core import (
     HEALTH_POLICY,
+    MAX_SEARCH_CONCURRENCY,
     SEARCH_PER_PAGE_MAX,
     Answered,
     ApiRequest,
     ApiResponse,
     ApolloConfig,
+    ExportPlan,
     Outcome,
     RetryPolicy,
+    SearchPage,
+    Steps,
     drive,
     health_failure,
     health_request,
     health_result,
+    iter_steps,
     no_answer,
     paging,
+    run_steps,
 )
-from airflow_provider_apollo.core.export import ExportPlan
-from airflow_provider_apollo.core.lifecycle import Steps, iter_steps, run_steps
-from airflow_provider_apollo.core.paging import MAX_SEARCH_CONCURRENCY, SearchPage
 from airflow_provider_apollo.hooks.base import ApolloBaseHook
 
 if TYPE_CHECKING:

@@ -17,14 +17,16 @@ from airflow_provider_apollo.core import (
     ApiRequest,
     ApiResponse,
     ApolloConfig,
+    ExportPlan,
     Outcome,
+    SearchPage,
+    Steps,
     adrive,
+    aiter_steps,
+    arun_steps,
     no_answer,
     paging,
 )
-from airflow_provider_apollo.core.export import ExportPlan
-from airflow_provider_apollo.core.lifecycle import Steps, aiter_steps, arun_steps
-from airflow_provider_apollo.core.paging import SearchPage
 from airflow_provider_apollo.hooks.base import ApolloBaseHook
 
 # aiohttp raises these before a byte of the request is sent (DNS, refused, connect timeout).

@@ -18,6 +18,8 @@ from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_apollo import UI_FIELD_BEHAVIOUR
 from airflow_provider_apollo._compat import mask_secret
 from airflow_provider_apollo.core import (
+    ACCOUNTS,
+    DEALS,
     ID_BATCH_SIZE,
     ApiRequest,
     ApolloConfig,
@@ -25,15 +27,14 @@ from airflow_provider_apollo.core import (
     RateLimiter,
     RequestStats,
     RetryPolicy,
+    Steps,
+    TeamLookups,
     WindowUsage,
     check_overrides,
     operations,
     paging,
     request_lifecycle,
 )
-from airflow_provider_apollo.core.lifecycle import Steps
-from airflow_provider_apollo.core.lookups import TeamLookups
-from airflow_provider_apollo.core.records import ACCOUNTS, DEALS
 
 
 class ApolloBaseHook(BaseHook):

@@ -15,19 +15,18 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import Context
 
-from airflow_provider_apollo.arguments import is_resolved_later, native_value, non_empty_string
-from airflow_provider_apollo.core.contacts import BulkUpdateResult
-from airflow_provider_apollo.core.endpoints import (
+from airflow_provider_apollo.arguments import check_native_argument, is_resolved_later, non_empty_string
+from airflow_provider_apollo.core import (
+    ACCOUNTS,
     BULK_CREATE_MAX,
     BULK_UPDATE_MAX,
     ID_BATCH_SIZE,
+    PART_MAX_IDS,
     PATH_ACCOUNT_BULK_CREATE,
     PATH_ACCOUNT_BULK_UPDATE,
     PATH_ACCOUNT_UPDATE_OWNERS,
-)
-from airflow_provider_apollo.core.quota import PART_MAX_IDS, BatchCursor
-from airflow_provider_apollo.core.records import (
-    ACCOUNTS,
+    BatchCursor,
+    BulkUpdateResult,
     RecordType,
     check_record_fields,
     check_record_ids,
@@ -51,7 +50,7 @@ def literal_fields(
     """
     if is_resolved_later(fields):
         return
-    value = native_value(fields, argument, dict)
+    value = check_native_argument(fields, argument, dict)
     templated = [
         key for key in (*record.amount_fields, *record.date_fields) if is_resolved_later(value.get(key))
     ]
@@ -59,9 +58,9 @@ def literal_fields(
     check_record_fields(record, literal or value, argument, allowed, creating=creating)
 
 
-def account_ids_value(value: Any, argument: str = "account_ids") -> list[str]:
+def check_account_ids_argument(value: Any, argument: str = "account_ids") -> list[str]:
     """A non-empty list of account id strings, each once (a rendered template parsed first)."""
-    return check_record_ids(ACCOUNTS, native_value(value, argument, list), argument)
+    return check_record_ids(ACCOUNTS, check_native_argument(value, argument, list), argument)
 
 
 class ApolloCreateAccountOperator(ApolloLongJobOperator):
@@ -115,7 +114,7 @@ class ApolloCreateAccountOperator(ApolloLongJobOperator):
         if account is not None:
             literal_fields(ACCOUNTS, account, "account", ACCOUNTS.create_fields, creating=True)
         if accounts is not None and not is_resolved_later(accounts):
-            items = native_value(accounts, "accounts", list)
+            items = check_native_argument(accounts, "accounts", list)
             check_records(ACCOUNTS, items, "accounts", ACCOUNTS.bulk_create_fields)
 
     def uses_checkpoints(self) -> bool:
@@ -125,7 +124,7 @@ class ApolloCreateAccountOperator(ApolloLongJobOperator):
         if self.account is not None:
             # The stage by name and an owner's email are resolved by the hook before the write.
             created = self.hook.create_account(
-                native_value(self.account, "account", dict), run_dedupe=self.run_dedupe
+                check_native_argument(self.account, "account", dict), run_dedupe=self.run_dedupe
             )
             self.log.info(
                 "Created account %s%s",
@@ -133,7 +132,7 @@ class ApolloCreateAccountOperator(ApolloLongJobOperator):
                 " (or found the existing match, unchanged: run_dedupe is on)" if self.run_dedupe else "",
             )
             return str(created["id"])
-        accounts = native_value(self.accounts, "accounts", list)
+        accounts = check_native_argument(self.accounts, "accounts", list)
         ids = self._create_in_batches(
             context,
             checkpoint,
@@ -243,7 +242,7 @@ class ApolloUpdateAccountOperator(ApolloBaseOperator):
 
     def execute(self, context: Context) -> str:
         account_id = non_empty_string(self.account_id, "account_id", "an account id")
-        fields = native_value(self.fields, "fields", dict)
+        fields = check_native_argument(self.fields, "fields", dict)
         self.hook.update_account(account_id, fields)
         self.log.info("Updated account %s: set %s", account_id, ", ".join(sorted(fields)))
         return account_id
@@ -261,7 +260,7 @@ class _ApolloAccountsBatchOperator(ApolloLongJobOperator):
         super().__init__(**kwargs)
         self.account_ids = account_ids
         if not is_resolved_later(account_ids):
-            account_ids_value(account_ids)
+            check_account_ids_argument(account_ids)
 
     def _update(
         self,
@@ -316,7 +315,7 @@ class ApolloUpdateAccountStagesOperator(_ApolloAccountsBatchOperator):
             non_empty_string(account_stage, "account_stage", "an account stage id or name")
 
     def run_job(self, context: Context, checkpoint: Any) -> list[str]:
-        account_ids = account_ids_value(self.account_ids)
+        account_ids = check_account_ids_argument(self.account_ids)
         stage = non_empty_string(self.account_stage, "account_stage", "an account stage id or name")
         stage_id = self.hook.resolve_account_stage_id(stage)
         label = self.hook.account_stage_name(stage_id)
@@ -352,7 +351,7 @@ class ApolloUpdateAccountOwnersOperator(_ApolloAccountsBatchOperator):
             non_empty_string(new_owner, "new_owner", "an Apollo user id or the user's email")
 
     def run_job(self, context: Context, checkpoint: Any) -> list[str]:
-        account_ids = account_ids_value(self.account_ids)
+        account_ids = check_account_ids_argument(self.account_ids)
         new_owner = non_empty_string(self.new_owner, "new_owner", "an Apollo user id or the user's email")
         # An email is looked up once per hook (users endpoint, master key); an id is used as given.
         owner_id = self.hook.resolve_owner_id(new_owner, "new_owner")

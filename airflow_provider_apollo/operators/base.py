@@ -12,23 +12,21 @@ from typing import Any, ClassVar
 from airflow.providers.common.compat.sdk import AirflowException, BaseOperator, Context
 
 from airflow_provider_apollo.core import (
+    CHECKPOINT_KEY,
+    CHECKPOINT_PART_KEY,
+    DEFAULT_CHECKPOINT_INTERVAL,
     DEFAULT_MAX_QUOTA_WAIT,
+    LONG_JOB_DEFERRAL_BACKSTOP,
     QuotaExhausted,
+    SavedCheckpoint,
+    SaveSchedule,
+    argument_digests,
+    check_checkpoint_interval,
     check_max_quota_wait,
     decide_quota_wait,
     describe_plan,
     estimate_seconds,
     is_quota_exhausted,
-)
-from airflow_provider_apollo.core.quota import (
-    CHECKPOINT_KEY,
-    CHECKPOINT_PART_KEY,
-    DEFAULT_CHECKPOINT_INTERVAL,
-    LONG_JOB_DEFERRAL_BACKSTOP,
-    SavedCheckpoint,
-    SaveSchedule,
-    argument_digests,
-    check_checkpoint_interval,
     why_not_resume,
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError

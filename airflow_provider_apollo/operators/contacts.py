@@ -14,23 +14,24 @@ from typing import Any
 from airflow.providers.common.compat.sdk import Context
 
 from airflow_provider_apollo.arguments import (
-    contact_ids_value,
+    check_contact_ids_argument,
+    check_native_argument,
     is_resolved_later,
-    native_value,
     non_empty_string,
 )
 from airflow_provider_apollo.core import (
     BULK_CREATE_MAX,
+    BULK_UPDATE_SYNC_MAX,
     ID_BATCH_SIZE,
+    PART_MAX_IDS,
     PATH_BULK_CREATE,
+    PATH_BULK_UPDATE,
     PATH_UPDATE_OWNERS,
     PATH_UPDATE_STAGES,
     BatchCursor,
     BulkUpdateResult,
+    check_contact_updates,
 )
-from airflow_provider_apollo.core.endpoints import BULK_UPDATE_SYNC_MAX, PATH_BULK_UPDATE
-from airflow_provider_apollo.core.fields import check_contact_updates
-from airflow_provider_apollo.core.quota import PART_MAX_IDS
 from airflow_provider_apollo.exceptions import (
     ApolloArgumentError,
     ApolloRateLimitError,
@@ -82,9 +83,9 @@ class ApolloCreateContactOperator(ApolloLongJobOperator):
         self.contacts = contacts
         self.run_dedupe = run_dedupe
         if contact is not None and not is_resolved_later(contact):
-            _contact_value(contact, "contact")
+            _check_contact_argument(contact, "contact")
         if contacts is not None and not is_resolved_later(contacts):
-            _contacts_value(contacts)
+            _check_contacts_argument(contacts)
 
     crash_safe = True
     resume_arguments = ("run_dedupe",)
@@ -97,7 +98,7 @@ class ApolloCreateContactOperator(ApolloLongJobOperator):
         if self.contact is not None:
             # custom_fields by label and an owner's email are resolved by the hook before any write.
             created = self.hook.create_contact(
-                _contact_value(self.contact, "contact"), run_dedupe=self.run_dedupe
+                _check_contact_argument(self.contact, "contact"), run_dedupe=self.run_dedupe
             )
             self.log.info(
                 "Created contact %s%s",
@@ -105,7 +106,7 @@ class ApolloCreateContactOperator(ApolloLongJobOperator):
                 " (or updated the existing match: run_dedupe is on)" if self.run_dedupe else "",
             )
             return str(created["id"])
-        contacts = _contacts_value(self.contacts)
+        contacts = _check_contacts_argument(self.contacts)
         cursor = BatchCursor.from_json(checkpoint)
         total = self.hook.batch_count(len(contacts), BULK_CREATE_MAX)
         # The ids of the batches before the cursor, saved in parts; then this stretch's, not yet saved.
@@ -166,8 +167,8 @@ class ApolloCreateContactOperator(ApolloLongJobOperator):
         return ids
 
 
-def _contact_value(value: Any, argument: str) -> dict[str, Any]:
-    contact = native_value(value, argument, dict)
+def _check_contact_argument(value: Any, argument: str) -> dict[str, Any]:
+    contact = check_native_argument(value, argument, dict)
     if not contact:
         raise ApolloArgumentError(f"{argument} is empty: give the contact's fields (first_name, email ...).")
     if "api_key" in contact:
@@ -177,11 +178,11 @@ def _contact_value(value: Any, argument: str) -> dict[str, Any]:
     return dict(contact)
 
 
-def _contacts_value(value: Any) -> list[dict[str, Any]]:
-    contacts = native_value(value, "contacts", list)
+def _check_contacts_argument(value: Any) -> list[dict[str, Any]]:
+    contacts = check_native_argument(value, "contacts", list)
     if not contacts:
         raise ApolloArgumentError("contacts is empty: give at least one contact's fields.")
-    return [_contact_value(item, f"contacts[{index}]") for index, item in enumerate(contacts)]
+    return [_check_contact_argument(item, f"contacts[{index}]") for index, item in enumerate(contacts)]
 
 
 class ApolloUpdateContactOperator(ApolloLongJobOperator):
@@ -227,9 +228,9 @@ class ApolloUpdateContactOperator(ApolloLongJobOperator):
         if contact_id is not None and not is_resolved_later(contact_id):
             non_empty_string(contact_id, "contact_id", "a contact id")
         if fields is not None and not is_resolved_later(fields):
-            _contact_value(fields, "fields")
+            _check_contact_argument(fields, "fields")
         if contacts is not None and not is_resolved_later(contacts):
-            check_contact_updates(native_value(contacts, "contacts", list))
+            check_contact_updates(check_native_argument(contacts, "contacts", list))
 
     crash_safe = True
 
@@ -239,11 +240,11 @@ class ApolloUpdateContactOperator(ApolloLongJobOperator):
     def run_job(self, context: Context, checkpoint: Any) -> str | list[str]:
         if self.contacts is None:
             contact_id = non_empty_string(self.contact_id, "contact_id", "a contact id")
-            fields = _contact_value(self.fields, "fields")
+            fields = _check_contact_argument(self.fields, "fields")
             self.hook.update_contact(contact_id, fields)
             self.log.info("Updated contact %s: set %s", contact_id, ", ".join(sorted(fields)))
             return contact_id
-        updates = check_contact_updates(native_value(self.contacts, "contacts", list))
+        updates = check_contact_updates(check_native_argument(self.contacts, "contacts", list))
         ids = [str(update["id"]) for update in updates]
         cursor = BatchCursor.from_json(checkpoint)
         total = self.hook.batch_count(len(updates), BULK_UPDATE_SYNC_MAX)
@@ -281,7 +282,7 @@ class _ApolloBulkUpdateOperator(ApolloLongJobOperator):
             raise ApolloArgumentError(f"skip_deleted must be True or False, got {skip_deleted!r}.")
         self.skip_deleted = skip_deleted
         if not is_resolved_later(contact_ids):
-            contact_ids_value(contact_ids)
+            check_contact_ids_argument(contact_ids)
 
     def _report_deleted(self, error: ApolloValidationError, action: str) -> ApolloValidationError:
         deleted = list(error.deleted_contact_ids)
@@ -359,7 +360,7 @@ class ApolloUpdateStagesOperator(_ApolloBulkUpdateOperator):
             non_empty_string(contact_stage, "contact_stage", "a stage id or name")
 
     def run_job(self, context: Context, checkpoint: Any) -> list[str]:
-        contact_ids = contact_ids_value(self.contact_ids)
+        contact_ids = check_contact_ids_argument(self.contact_ids)
         stage = non_empty_string(self.contact_stage, "contact_stage", "a stage id or name")
         stage_id = self.hook.resolve_contact_stage_id(stage)
         stage_label = self.hook.contact_stage_name(stage_id)
@@ -420,7 +421,7 @@ class ApolloUpdateOwnersOperator(_ApolloBulkUpdateOperator):
             non_empty_string(owner_id, "owner_id", "an Apollo user id")
 
     def run_job(self, context: Context, checkpoint: Any) -> list[str]:
-        contact_ids = contact_ids_value(self.contact_ids)
+        contact_ids = check_contact_ids_argument(self.contact_ids)
         if self.new_owner is not None:
             # An email is looked up once per hook (users endpoint, master key); an id is used as given.
             new_owner = non_empty_string(self.new_owner, "new_owner", "an Apollo user id or the user's email")

@@ -7,8 +7,8 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import Context
 
-from airflow_provider_apollo.arguments import is_resolved_later, native_value, non_empty_string
-from airflow_provider_apollo.core.records import DEALS
+from airflow_provider_apollo.arguments import check_native_argument, is_resolved_later, non_empty_string
+from airflow_provider_apollo.core import DEALS
 from airflow_provider_apollo.operators.accounts import literal_fields
 from airflow_provider_apollo.operators.base import ApolloBaseOperator
 
@@ -43,7 +43,7 @@ class ApolloCreateDealOperator(ApolloBaseOperator):
         literal_fields(DEALS, deal, "deal", DEALS.create_fields, creating=True)
 
     def execute(self, context: Context) -> str:
-        created = self.hook.create_deal(native_value(self.deal, "deal", dict))
+        created = self.hook.create_deal(check_native_argument(self.deal, "deal", dict))
         self.log.info("Created deal %s (%s)", created["id"], created.get("name"))
         return str(created["id"])
 
@@ -72,7 +72,7 @@ class ApolloUpdateDealOperator(ApolloBaseOperator):
 
     def execute(self, context: Context) -> str:
         deal_id = non_empty_string(self.deal_id, "deal_id", "a deal id")
-        fields = native_value(self.fields, "fields", dict)
+        fields = check_native_argument(self.fields, "fields", dict)
         self.hook.update_deal(deal_id, fields)
         self.log.info("Updated deal %s: set %s", deal_id, ", ".join(sorted(fields)))
         return deal_id

@@ -7,19 +7,27 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import Context
 
-from airflow_provider_apollo.arguments import contact_ids_value, is_resolved_later, native_value
-from airflow_provider_apollo.core import BatchCursor
-from airflow_provider_apollo.core.endpoints import LIST_BATCH_SIZE, PATH_LABELS_ADD, PATH_LABELS_REMOVE
-from airflow_provider_apollo.core.lists import check_list_names
+from airflow_provider_apollo.arguments import (
+    check_contact_ids_argument,
+    check_native_argument,
+    is_resolved_later,
+)
+from airflow_provider_apollo.core import (
+    LIST_BATCH_SIZE,
+    PATH_LABELS_ADD,
+    PATH_LABELS_REMOVE,
+    BatchCursor,
+    check_list_names,
+)
 from airflow_provider_apollo.exceptions import ApolloRateLimitError
 from airflow_provider_apollo.links import ApolloContactsLink
 from airflow_provider_apollo.operators.base import ApolloLongJobOperator
 
 
-def _list_names_value(value: Any) -> list[str]:
+def _check_list_names_argument(value: Any) -> list[str]:
     if isinstance(value, str) and not value.lstrip().startswith(("[", "(")):
         return check_list_names([value])
-    return check_list_names(native_value(value, "list_names", list))
+    return check_list_names(check_native_argument(value, "list_names", list))
 
 
 class _ApolloListsOperator(ApolloLongJobOperator):
@@ -34,13 +42,13 @@ class _ApolloListsOperator(ApolloLongJobOperator):
         self.contact_ids = contact_ids
         self.list_names = list_names
         if not is_resolved_later(contact_ids):
-            contact_ids_value(contact_ids)
+            check_contact_ids_argument(contact_ids)
         if not is_resolved_later(list_names):
-            _list_names_value(list_names)
+            _check_list_names_argument(list_names)
 
     def run_job(self, context: Context, checkpoint: Any) -> list[str]:
-        contact_ids = list(dict.fromkeys(contact_ids_value(self.contact_ids)))
-        names = _list_names_value(self.list_names)
+        contact_ids = list(dict.fromkeys(check_contact_ids_argument(self.contact_ids)))
+        names = _check_list_names_argument(self.list_names)
         cursor = BatchCursor.from_json(checkpoint)
         endpoint = PATH_LABELS_ADD if self._add else PATH_LABELS_REMOVE
         total = self.hook.batch_count(len(contact_ids), LIST_BATCH_SIZE)

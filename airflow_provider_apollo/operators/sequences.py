@@ -11,11 +11,13 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowFailException, Context
 
-from airflow_provider_apollo.arguments import contact_ids_value, is_resolved_later, non_empty_string
-from airflow_provider_apollo.core.endpoints import ID_BATCH_SIZE, PATH_SEQUENCE_ADD
-from airflow_provider_apollo.core.quota import PART_MAX_IDS, BatchCursor
-from airflow_provider_apollo.core.sequences import (
+from airflow_provider_apollo.arguments import check_contact_ids_argument, is_resolved_later, non_empty_string
+from airflow_provider_apollo.core import (
     ENROLLMENT_STATUSES,
+    ID_BATCH_SIZE,
+    PART_MAX_IDS,
+    PATH_SEQUENCE_ADD,
+    BatchCursor,
     EnrollmentResult,
     check_remove_mode,
     describe_skipped,
@@ -119,10 +121,10 @@ class ApolloAddToSequenceOperator(ApolloLongJobOperator):
         if not is_resolved_later(mailbox):
             non_empty_string(mailbox, "mailbox", "an email account id or address")
         if not is_resolved_later(contact_ids):
-            contact_ids_value(contact_ids)
+            check_contact_ids_argument(contact_ids)
 
     def run_job(self, context: Context, checkpoint: Any) -> list[str]:
-        contact_ids = contact_ids_value(self.contact_ids)
+        contact_ids = check_contact_ids_argument(self.contact_ids)
         sequence = non_empty_string(self.sequence, "sequence", "a sequence id or name")
         mailbox = non_empty_string(self.mailbox, "mailbox", "an email account id or address")
         target = self.hook.find_sequence(sequence)
@@ -243,10 +245,10 @@ class ApolloRemoveFromSequenceOperator(ApolloBaseOperator):
         if not is_resolved_later(sequence):
             non_empty_string(sequence, "sequence", "a sequence id or name")
         if not is_resolved_later(contact_ids):
-            contact_ids_value(contact_ids)
+            check_contact_ids_argument(contact_ids)
 
     def execute(self, context: Context) -> list[str]:
-        contact_ids = contact_ids_value(self.contact_ids)
+        contact_ids = check_contact_ids_argument(self.contact_ids)
         sequence = non_empty_string(self.sequence, "sequence", "a sequence id or name")
         target = self.hook.find_sequence(sequence)
         answered = self.hook.remove_from_sequence(target.id, contact_ids, mode=self.mode)

@@ -8,8 +8,8 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException
 
-from airflow_provider_apollo.arguments import is_resolved_later, native_value, non_empty_string
-from airflow_provider_apollo.core.stage_check import StageCheck, StageCheckResult, stage_check
+from airflow_provider_apollo.arguments import check_native_argument, is_resolved_later, non_empty_string
+from airflow_provider_apollo.core import StageCheck, StageCheckResult, stage_check
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 from airflow_provider_apollo.sensors.polling import ApolloPollingSensor
 
@@ -41,12 +41,12 @@ class ApolloContactStageSensor(ApolloPollingSensor[StageCheckResult]):
         super().__init__(**kwargs)
         self.target_stages = target_stages
         if not is_resolved_later(target_stages):
-            _target_stages_value(target_stages)
+            _check_target_stages(target_stages)
 
     @cached_property
     def target_stage_ids(self) -> list[str]:
         """The target stages as ids (one stage-list call), resolved once per run."""
-        stages = _target_stages_value(self.target_stages)
+        stages = _check_target_stages(self.target_stages)
         return list(dict.fromkeys(self.hook.resolve_contact_stage_id(stage) for stage in stages))
 
     def check(self, poll_round: int) -> StageCheck:
@@ -77,8 +77,8 @@ class ApolloContactStageSensor(ApolloPollingSensor[StageCheckResult]):
         return result.missing_message()
 
 
-def _target_stages_value(value: Any) -> list[str]:
-    stages = native_value(value, "target_stages", list)
+def _check_target_stages(value: Any) -> list[str]:
+    stages = check_native_argument(value, "target_stages", list)
     if not stages:
         raise ApolloArgumentError("target_stages is empty: give at least one stage id or name.")
     return [non_empty_string(stage, "target_stages", "a stage id or name") for stage in stages]

@@ -19,10 +19,16 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_apollo.arguments import contact_ids_value, is_resolved_later
-from airflow_provider_apollo.core.lifecycle import Steps, run_steps
-from airflow_provider_apollo.core.quota import SENSOR_DEFERRAL_BACKSTOP, quota_pause
-from airflow_provider_apollo.core.stage_check import REQUIRE_ALL, CheckResult, validate_require
+from airflow_provider_apollo.arguments import check_contact_ids_argument, is_resolved_later
+from airflow_provider_apollo.core import (
+    REQUIRE_ALL,
+    SENSOR_DEFERRAL_BACKSTOP,
+    CheckResult,
+    Steps,
+    check_require,
+    quota_pause,
+    run_steps,
+)
 from airflow_provider_apollo.exceptions import ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo import ApolloHook
 
@@ -77,13 +83,13 @@ class ApolloPollingSensor(BaseSensorOperator, Generic[ResultT]):
     ) -> None:
         super().__init__(**kwargs)
         self.contact_ids = contact_ids
-        self.require = validate_require(require)
+        self.require = check_require(require)
         self.apollo_conn_id = apollo_conn_id
         if deferrable is None:
             deferrable = conf.getboolean("operators", "default_deferrable", fallback=False)
         self.deferrable = deferrable
         if not is_resolved_later(contact_ids):
-            contact_ids_value(contact_ids)
+            check_contact_ids_argument(contact_ids)
         self._poll_round = 0
 
     @cached_property
@@ -93,7 +99,7 @@ class ApolloPollingSensor(BaseSensorOperator, Generic[ResultT]):
     @cached_property
     def rendered_contact_ids(self) -> list[str]:
         """The contact ids once templates and XComs are rendered, checked once per run."""
-        return contact_ids_value(self.contact_ids)
+        return check_contact_ids_argument(self.contact_ids)
 
     # ------------------------------------------------------------------ what a sensor supplies
 

@@ -8,32 +8,32 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import AirflowException
 
-from airflow_provider_apollo.arguments import is_resolved_later, native_value, non_empty_string
-from airflow_provider_apollo.core.lifecycle import Steps
-from airflow_provider_apollo.core.sequence_check import (
+from airflow_provider_apollo.arguments import check_native_argument, is_resolved_later, non_empty_string
+from airflow_provider_apollo.core import (
     SequenceCheckResult,
+    SequenceRef,
+    Steps,
     check_reply_classes,
     check_target_statuses,
     sequence_check,
 )
-from airflow_provider_apollo.core.sequences import SequenceRef
 from airflow_provider_apollo.sensors.polling import ApolloPollingSensor
 
 __all__ = ["ApolloSequenceStatusSensor"]
 
 
-def _target_statuses_value(value: Any) -> list[str]:
+def _check_target_statuses(value: Any) -> list[str]:
     if isinstance(value, str) and not value.lstrip().startswith(("[", "(")):
         return check_target_statuses([value])
-    return check_target_statuses(native_value(value, "target_statuses", list))
+    return check_target_statuses(check_native_argument(value, "target_statuses", list))
 
 
-def _reply_classes_value(value: Any) -> list[str]:
+def _check_reply_classes_argument(value: Any) -> list[str]:
     if value is None:
         return check_reply_classes(None)
     if isinstance(value, str) and not value.lstrip().startswith(("[", "(")):
         return check_reply_classes([value])
-    return check_reply_classes(native_value(value, "reply_classes", list))
+    return check_reply_classes(check_native_argument(value, "reply_classes", list))
 
 
 class ApolloSequenceStatusSensor(ApolloPollingSensor[SequenceCheckResult]):
@@ -90,19 +90,19 @@ class ApolloSequenceStatusSensor(ApolloPollingSensor[SequenceCheckResult]):
         if not is_resolved_later(sequence):
             non_empty_string(sequence, "sequence", "a sequence id or name")
         if not is_resolved_later(target_statuses):
-            _target_statuses_value(target_statuses)
+            _check_target_statuses(target_statuses)
         if not is_resolved_later(reply_classes):
-            _reply_classes_value(reply_classes)
+            _check_reply_classes_argument(reply_classes)
 
     @cached_property
     def rendered_statuses(self) -> list[str]:
         """The target statuses once templates are rendered, checked once per run."""
-        return _target_statuses_value(self.target_statuses)
+        return _check_target_statuses(self.target_statuses)
 
     @cached_property
     def rendered_reply_classes(self) -> list[str]:
         """The wanted reply classes once templates are rendered (every class when none was given)."""
-        return _reply_classes_value(self.reply_classes)
+        return _check_reply_classes_argument(self.reply_classes)
 
     @cached_property
     def target_sequence(self) -> SequenceRef:

@@ -31,9 +31,9 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import AirflowException, Context
 
-from airflow_provider_apollo.core.endpoints import PATH_BULK_CREATE, ApiRequest
-from airflow_provider_apollo.core.lifecycle import iter_steps
-from airflow_provider_apollo.core.upsert import (
+from airflow_provider_apollo.core import (
+    PATH_BULK_CREATE,
+    ApiRequest,
     Reject,
     Upsert,
     UpsertCursor,
@@ -41,6 +41,7 @@ from airflow_provider_apollo.core.upsert import (
     check_mapped_columns,
     check_max_rejects,
     describe_threshold,
+    iter_steps,
     rejects_exceed,
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
@@ -256,11 +257,11 @@ class WarehouseToApolloOperator(ApolloLongJobOperator):
         return bucket, base + CREATED_IDS_SUFFIX
 
     def _column_map(self) -> dict[str, str] | None:
-        from airflow_provider_apollo.arguments import native_value
+        from airflow_provider_apollo.arguments import check_native_argument
 
         value = self.column_map
         if isinstance(value, str):
-            value = native_value(value, "column_map", dict)
+            value = check_native_argument(value, "column_map", dict)
         return check_column_map(value)
 
     def _places(self) -> _Places:

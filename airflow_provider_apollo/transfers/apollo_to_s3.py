@@ -19,16 +19,16 @@ from airflow.providers.common.compat.sdk import AirflowException, Context
 from airflow_provider_apollo._compat import log_info_with_fields
 from airflow_provider_apollo.arguments import is_resolved_later
 from airflow_provider_apollo.assets import export_asset, record_export
-from airflow_provider_apollo.core import check_int_range
-from airflow_provider_apollo.core.export import (
+from airflow_provider_apollo.core import (
     CREATED_SORT_FIELD,
+    MAX_SEARCH_CONCURRENCY,
     UPDATED_SORT_FIELD,
     ExportPlan,
+    QuotaExhausted,
+    check_int_range,
     export_file_format,
     parse_timestamp,
 )
-from airflow_provider_apollo.core.paging import MAX_SEARCH_CONCURRENCY
-from airflow_provider_apollo.core.quota import QuotaExhausted
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloRateLimitError
 from airflow_provider_apollo.extras import s3_hook_class
 from airflow_provider_apollo.hooks.apollo import ApolloHook
@@ -89,8 +89,8 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
     at the key. Parquet (its footer comes last) is uploaded once complete. Memory stays flat
     whatever the size of the export (one page, one part; the one per-contact cost is the set of
     ids seen, about 100 bytes a contact, which removes duplicates when records shift between
-    pages). Uploading parts in the background while reading was measured slower and fatter
-    (``docs/performance.md``).
+    pages). Uploading parts in the background while reading was measured no faster and 50 MiB
+    fatter (``docs/performance.md``).
 
     A long export outlasts Apollo's hourly and daily quotas (``wait_for_quota``): at an exhausted
     quota it stages what the worker holds beside the key (``<s3_key>.apollo-staging/<run>/``: the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_apollo.core.stage_check import StageCheck, StageCheckResult, stage_check
+from airflow_provider_apollo.core import StageCheck, StageCheckResult, stage_check
 from airflow_provider_apollo.triggers.polling import ApolloPollingTrigger
 
 __all__ = ["ApolloContactStageTrigger"]

@@ -13,10 +13,15 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from airflow_provider_apollo.core import SEARCH_PER_PAGE_MAX, SEARCH_RESULT_CAP
-from airflow_provider_apollo.core.export import UPDATED_SORT_FIELD, parse_timestamp
-from airflow_provider_apollo.core.quota import quota_reset_wait
-from airflow_provider_apollo.core.stages import match_stage, stage_name
+from airflow_provider_apollo.core import (
+    SEARCH_PER_PAGE_MAX,
+    SEARCH_RESULT_CAP,
+    UPDATED_SORT_FIELD,
+    match_stage,
+    parse_timestamp,
+    quota_reset_wait,
+    stage_name,
+)
 from airflow_provider_apollo.exceptions import (
     ApolloApiError,
     ApolloArgumentError,

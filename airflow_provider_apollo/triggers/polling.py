@@ -8,9 +8,14 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_apollo.core.lifecycle import Steps, arun_steps
-from airflow_provider_apollo.core.quota import quota_pause
-from airflow_provider_apollo.core.stage_check import REQUIRE_ALL, CheckResult, validate_require
+from airflow_provider_apollo.core import (
+    REQUIRE_ALL,
+    CheckResult,
+    Steps,
+    arun_steps,
+    check_require,
+    quota_pause,
+)
 from airflow_provider_apollo.exceptions import ApolloApiError, ApolloRateLimitError
 from airflow_provider_apollo.hooks.apollo_async import ApolloAsyncHook
 from airflow_provider_apollo.triggers.quota import sleep_until
@@ -64,7 +69,7 @@ class ApolloPollingTrigger(BaseTrigger, Generic[ResultT]):
     ) -> None:
         super().__init__()
         self.contact_ids = list(contact_ids)
-        self.require = validate_require(require)
+        self.require = check_require(require)
         self.apollo_conn_id = apollo_conn_id
         self.poke_interval = float(poke_interval)
         self.end_time = None if end_time is None else float(end_time)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_apollo.core.lifecycle import Steps
-from airflow_provider_apollo.core.sequence_check import (
+from airflow_provider_apollo.core import (
     SequenceCheckResult,
+    Steps,
     check_reply_classes,
     check_target_statuses,
     sequence_check,

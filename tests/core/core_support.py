@@ -16,7 +16,7 @@ from airflow_provider_apollo.core.responses import ApiResponse
 from airflow_provider_apollo.exceptions import ApolloArgumentError
 
 KEY = "sekrit-key"
-SEARCH = ApiRequest("POST", PATH_SEARCH, endpoint=PATH_SEARCH)
+SEARCH = ApiRequest("POST", PATH_SEARCH, rate_group=PATH_SEARCH)
 MINUTE = SEARCH.rate_key  # the limiter's key for a search: "POST /contacts/search"
 MOCKED_BASE = "http://apollo.test/api/v1"  # a base URL for requests_mock to answer
 

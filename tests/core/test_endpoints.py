@@ -8,7 +8,7 @@ from airflow_provider_apollo.core.endpoints import ApiRequest, get_contact_reque
 def test_requests_describe_themselves_by_endpoint_and_quote_ids() -> None:
     request = get_contact_request("a/b c")
     assert request.path == "/contacts/a%2Fb%20c"
-    assert (request.method, request.endpoint) == ("GET", "/contacts/{contact_id}")
+    assert (request.method, request.rate_group) == ("GET", "/contacts/{contact_id}")
     assert request.describe() == "GET /contacts/{contact_id}" == request.rate_key
     assert ApiRequest("POST", "/x").describe() == "POST /x"
 

@@ -104,7 +104,7 @@ def api_error(call: Any, *args: Any) -> ApolloApiError:
 
 def test_the_catalog_is_read_with_a_get_of_the_custom_fields() -> None:
     assert fields_request() == ApiRequest(
-        "GET", "/fields", params=(("source", "custom"),), endpoint="/fields"
+        "GET", "/fields", params=(("source", "custom"),), rate_group="/fields"
     )
 
 
@@ -374,14 +374,14 @@ def test_a_bulk_update_sends_each_contacts_attributes_or_one_set_of_values_for_m
         "POST",
         "/contacts/bulk_update",
         json_body={"contact_attributes": rows},
-        endpoint="/contacts/bulk_update",
+        rate_group="/contacts/bulk_update",
     )
     shared = bulk_update_request(contact_ids=["c1", "c2"], values={"title": "CTO"}, run_async=True)
     assert shared == ApiRequest(
         "POST",
         "/contacts/bulk_update",
         json_body={"contact_ids": ["c1", "c2"], "title": "CTO", "async": True},
-        endpoint="/contacts/bulk_update",
+        rate_group="/contacts/bulk_update",
     )
     assert bulk_update_request().json_body == {"contact_ids": []}
     assert bulk_update_request(contact_ids=["c1"]).json_body == {"contact_ids": ["c1"]}

@@ -26,7 +26,11 @@ HOST = "https://apollo.example/api/v1"
 
 def test_health_request_is_a_get_on_the_health_endpoint() -> None:
     request = health_request(connection(HOST))
-    assert (request.method, request.endpoint, request.rate_key) == ("GET", "/auth/health", "GET /auth/health")
+    assert (request.method, request.rate_group, request.rate_key) == (
+        "GET",
+        "/auth/health",
+        "GET /auth/health",
+    )
 
 
 def test_health_request_waits_at_most_five_seconds() -> None:

@@ -47,9 +47,9 @@ def test_list_membership_request_is_a_synchronous_post_by_list_name(add: bool, p
             "modality": "contacts",
             "async": False,
         },
-        endpoint=path,
+        rate_group=path,
     )
-    assert request.method == "POST" and request.endpoint == path
+    assert request.method == "POST" and request.rate_group == path
 
 
 def test_list_answer_keeps_the_reported_lists_and_refuses_a_non_object() -> None:

@@ -15,7 +15,7 @@ import pytest
 import requests_mock as requests_mock_module
 from core_support import MOCKED_BASE, use_connection
 
-from airflow_provider_apollo.core import SEARCH_RESULT_CAP, SearchPager, validate_search
+from airflow_provider_apollo.core import SEARCH_RESULT_CAP
 from airflow_provider_apollo.core.endpoints import PATH_SEARCH, ApiRequest
 from airflow_provider_apollo.core.lifecycle import Concurrently, Emit, aiter_steps, iter_steps, run_steps
 from airflow_provider_apollo.core.lookups import TeamLookups
@@ -23,6 +23,8 @@ from airflow_provider_apollo.core.paging import (
     MAX_SEARCH_CONCURRENCY,
     Pagination,
     SearchPage,
+    SearchPager,
+    check_search,
     check_search_cap,
     count_contacts,
     read_pagination,
@@ -150,13 +152,13 @@ def test_search_arguments_are_checked_before_any_request(
     filters: object, per_page: object, max_records: object, message: str
 ) -> None:
     with pytest.raises(ApolloValidationError, match=message):
-        validate_search(filters, per_page, max_records)
+        check_search(filters, per_page, max_records)
 
 
 @pytest.mark.parametrize("reserved", ["page", "per_page", "api_key"])
 def test_reserved_search_filters_are_refused_saying_how_paging_is_done(reserved: str) -> None:
     with pytest.raises(ApolloArgumentError) as info:
-        validate_search({reserved: 1}, 100, None)
+        check_search({reserved: 1}, 100, None)
     assert str(info.value) == (
         f"search filters must not contain {reserved!r}: paging is done for you (use per_page= and max_records=)."
     )
@@ -181,21 +183,21 @@ def test_search_arguments_are_refused_naming_the_argument(
     filters: object, per_page: object, max_records: object, named: str
 ) -> None:
     with pytest.raises(ApolloArgumentError, match=re.escape(named)):
-        validate_search(filters, per_page, max_records)
+        check_search(filters, per_page, max_records)
 
 
 def test_search_argument_messages_say_what_to_use_instead() -> None:
     with pytest.raises(ApolloArgumentError, match=re.escape("(use per_page= and max_records=).")):
-        validate_search({"page": 1}, 10, None)
+        check_search({"page": 1}, 10, None)
     with pytest.raises(ApolloArgumentError, match="contact_created_at, contact_updated_at; got .x.\\.$"):
-        validate_search({"sort_by_field": "x"}, 10, None)
+        check_search({"sort_by_field": "x"}, 10, None)
 
 
 def test_valid_search_arguments_pass_as_a_copy() -> None:
     filters = {"sort_by_field": "contact_updated_at"}
-    checked = validate_search(filters, 100, 0)
+    checked = check_search(filters, 100, 0)
     assert checked == filters and checked is not filters
-    assert validate_search(None, 1, None) == {}
+    assert check_search(None, 1, None) == {}
 
 
 def test_the_search_cap_error_carries_the_total_and_the_cap() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_apollo.core import endpoints, operations
+from airflow_provider_apollo.core import endpoints, operations  # the modules themselves
 from airflow_provider_apollo.core.contacts import order_bulk_result
 from airflow_provider_apollo.core.endpoints import ApiRequest
 from airflow_provider_apollo.core.lifecycle import run_steps

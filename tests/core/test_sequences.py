@@ -82,7 +82,7 @@ def _search_pages(*pages: list[dict[str, Any]]) -> Any:
 def test_sequence_search_request_is_a_post_with_query_parameters() -> None:
     path = "/emailer_campaigns/search"
     assert sequence_search_request(2, q_name="Out") == ApiRequest(
-        "POST", path, params=(("q_name", "Out"), ("page", "2"), ("per_page", "100")), endpoint=path
+        "POST", path, params=(("q_name", "Out"), ("page", "2"), ("per_page", "100")), rate_group=path
     )
     assert sequence_search_request(1).params == (("page", "1"), ("per_page", "100"))
     assert sequence_search_request(1).method == "POST"
@@ -182,7 +182,7 @@ def test_sequence_by_id_lists_without_a_name_search() -> None:
 
 
 def test_email_accounts_request_is_a_get() -> None:
-    assert email_accounts_request() == ApiRequest("GET", "/email_accounts", endpoint="/email_accounts")
+    assert email_accounts_request() == ApiRequest("GET", "/email_accounts", rate_group="/email_accounts")
     assert email_accounts_request().method == "GET"
 
 
@@ -333,7 +333,7 @@ def test_enroll_request_carries_every_option_as_a_query_parameter() -> None:
             ("auto_unpause_at", "2026-01-05T09:00:00Z"),
             ("user_id", "u1"),
         ),
-        endpoint="/emailer_campaigns/{sequence_id}/add_contact_ids",
+        rate_group="/emailer_campaigns/{sequence_id}/add_contact_ids",
     )
     assert request.rate_key == "POST /emailer_campaigns/{sequence_id}/add_contact_ids"
 
@@ -427,7 +427,7 @@ def test_remove_request_is_a_post_with_the_mode_apollo_names() -> None:
             ("contact_ids[]", "c2"),
             ("mode", "stop"),
         ),
-        endpoint=path,
+        rate_group=path,
     )
     with pytest.raises(ApolloArgumentError) as caught:
         check_remove_mode("mark_as_finished")

@@ -64,7 +64,7 @@ class Apollo:
 def test_a_few_contacts_are_each_read_with_a_get_on_the_contact_endpoint() -> None:
     apollo = Apollo({"a": "s1", "b": "s2"})
     result = run_steps(stage_check(["a", "b"], ["s1"]), apollo)
-    assert [(r.method, r.path, r.endpoint) for r in apollo.requests] == [
+    assert [(r.method, r.path, r.rate_group) for r in apollo.requests] == [
         ("GET", "/contacts/a", PATH_CONTACT),
         ("GET", "/contacts/b", PATH_CONTACT),
     ]

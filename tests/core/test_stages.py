@@ -105,7 +105,7 @@ def test_stage_names_that_are_not_a_non_empty_list_are_refused_naming_the_filter
 
 
 def test_stages_are_read_with_a_get_and_an_unexpected_answer_is_an_api_error() -> None:
-    assert list_stages_request() == ApiRequest("GET", "/contact_stages", endpoint="/contact_stages")
+    assert list_stages_request() == ApiRequest("GET", "/contact_stages", rate_group="/contact_stages")
     assert list_stages_request().rate_key == "GET /contact_stages"
     with pytest.raises(ApolloApiError) as raised:
         stages_of(["not", "a", "dict"])

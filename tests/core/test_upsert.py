@@ -500,7 +500,7 @@ def test_custom_fields_are_resolved_with_one_catalog_call() -> None:
         2, "update", {"id": "c1", "typed_custom_fields": {"f2": "o1"}}, second
     )
     assert preparing.apollo.requests == [
-        ApiRequest("GET", "/fields", params=(("source", "custom"),), endpoint="/fields")
+        ApiRequest("GET", "/fields", params=(("source", "custom"),), rate_group="/fields")
     ]
 
 
@@ -582,7 +582,7 @@ def test_bulk_create_request_is_the_whole_request() -> None:
         "/contacts/bulk_create",
         json_body={"contacts": contacts, "run_dedupe": True},
         idempotent=True,
-        endpoint="/contacts/bulk_create",
+        rate_group="/contacts/bulk_create",
     )
 
 

@@ -21,7 +21,7 @@ from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloAuthEr
 
 def test_users_are_listed_page_by_page_with_a_get() -> None:
     assert users_page_request(3) == ApiRequest(
-        "GET", "/users/search", params=(("page", "3"), ("per_page", "100")), endpoint="/users/search"
+        "GET", "/users/search", params=(("page", "3"), ("per_page", "100")), rate_group="/users/search"
     )
     pages = {
         "1": {"users": [{"id": "u1"}, "junk"], "pagination": {"page": 1, "total_pages": 2}},

@@ -8,11 +8,11 @@ from core_support import argument_error
 
 from airflow_provider_apollo.core.validation import (
     check_contact,
+    check_contact_ids,
     check_contacts,
     check_fields,
     check_int_range,
     check_non_empty_string,
-    validate_contact_ids,
 )
 from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValidationError
 
@@ -22,27 +22,27 @@ from airflow_provider_apollo.exceptions import ApolloArgumentError, ApolloValida
 @pytest.mark.parametrize("bad", ["abc", None, ["ok", 3], ["ok", ""], {"a": 1}])
 def test_contact_ids_must_be_a_list_of_non_empty_strings(bad: object) -> None:
     with pytest.raises(ApolloValidationError, match="contact_ids"):
-        validate_contact_ids(bad)
+        check_contact_ids(bad)
 
 
 def test_contact_id_messages_name_the_argument_the_type_and_at_most_five_bad_ids() -> None:
     with pytest.raises(ApolloArgumentError) as raised:
-        validate_contact_ids("c1")
+        check_contact_ids("c1")
     assert str(raised.value) == "contact_ids must be a list of contact id strings, got str."
     with pytest.raises(ApolloArgumentError) as raised:
-        validate_contact_ids(["", 1, None, " ", 2, 3, 4], "ids")
+        check_contact_ids(["", 1, None, " ", 2, 3, 4], "ids")
     assert str(raised.value) == "ids must contain non-empty strings only; got '', 1, None, ' ', 2 and 2 more."
     with pytest.raises(ApolloArgumentError) as raised:
-        validate_contact_ids(["ok", "", 5])
+        check_contact_ids(["ok", "", 5])
     assert str(raised.value) == "contact_ids must contain non-empty strings only; got '', 5."
 
 
 def test_bad_contact_ids_show_five_and_count_the_rest() -> None:
     with pytest.raises(ApolloArgumentError) as five:
-        validate_contact_ids(["", 1, None, " ", 2.0])
+        check_contact_ids(["", 1, None, " ", 2.0])
     assert str(five.value) == "contact_ids must contain non-empty strings only; got '', 1, None, ' ', 2.0."
     with pytest.raises(ApolloArgumentError) as six:
-        validate_contact_ids(["ok", "", 1, None, " ", 2.0, 3], "ids")
+        check_contact_ids(["ok", "", 1, None, " ", 2.0, 3], "ids")
     assert str(six.value) == "ids must contain non-empty strings only; got '', 1, None, ' ', 2.0 and 1 more."
 
 

@@ -327,20 +327,29 @@ def describe(checkpoint: Any) -> str:
     return f"rows settled through {checkpoint.get('offset')}"
 
 
-# Filled by the uninterrupted run: what every killed run must equal.
-REFERENCE: dict[str, Any] = {}
-# What each run measured, printed at the end of each test (and in the report).
-FIGURES: list[str] = []
-
-
-@pytest.mark.parametrize("run_id", ["uninterrupted", *KILL_POINTS])
 def test_a_killed_task_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_run(
+    cluster: AirflowCluster, emulators: dict[str, ApolloEmulator], s3_endpoint: str, bucket: str
+) -> None:
+    # One cluster, the runs in turn (one test: xdist never spreads them over several clusters).
+    # The uninterrupted run fills ``reference``; what each run measured goes to ``figures``
+    # (printed: docs/reliability.md, "Crash safety", reports them).
+    reference: dict[str, Any] = {}
+    figures: list[str] = []
+    for run_id in ("uninterrupted", *KILL_POINTS):
+        check_run(cluster, emulators, s3_endpoint, bucket, run_id, reference, figures)
+    print("\n" + "\n".join(figures))
+
+
+def check_run(
     cluster: AirflowCluster,
     emulators: dict[str, ApolloEmulator],
     s3_endpoint: str,
     bucket: str,
     run_id: str,
+    reference: dict[str, Any],
+    figures: list[str],
 ) -> None:
+    """One DAG run, killed at ``run_id``'s point (none for ``uninterrupted``), and its checks."""
     inputs = prepare(cluster, emulators, s3_endpoint, bucket, run_id)
     jobs = {
         "create": Job("create", emulators["create"], (BULK_CREATE,)),
@@ -367,7 +376,7 @@ def test_a_killed_task_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_
     finally:
         for kill in kills.values():
             kill.stop()
-    assert state == "success", cluster.diagnostics()
+    assert state == "success", f"run {run_id}\n{cluster.diagnostics()}"
 
     # Each killed job was killed mid-job, once; the retry finished it.
     for name, kill in kills.items():
@@ -386,10 +395,10 @@ def test_a_killed_task_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_
     upserted = xcom(cluster, run_id, "upsert")
     assert upserted == {**counts, "rejects_uri": f"s3://{bucket}/{inputs.key}.rejects.jsonl"}
     if run_id == "uninterrupted":
-        REFERENCE.update(create=len(created_ids), upsert={k: upserted[k] for k in counts})
-    elif REFERENCE:
-        assert len(created_ids) == REFERENCE["create"]
-        assert {k: upserted[k] for k in counts} == REFERENCE["upsert"]
+        reference.update(create=len(created_ids), upsert={k: upserted[k] for k in counts})
+    else:
+        assert len(created_ids) == reference["create"]
+        assert {k: upserted[k] for k in counts} == reference["upsert"]
 
     # No duplicate contact: one per input, in both emulators that create.
     assert sum(1 for c in contacts.values() if c.get("last_name") == run_id) == CONTACTS
@@ -422,17 +431,16 @@ def test_a_killed_task_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_
         log = task_log(cluster, run_id, name, attempt)
         saves = SAVES_LINE.search(log)
         kill = kills.get(name)
-        FIGURES.append(
+        figures.append(
             f"{run_id:>13} {name:>6}: killed after {kill.killed_after if kill else '-'} of {minimum[name]} "
             f"calls (saved: {describe(kill.saved) if kill else '-'}); sent {sent} = minimum "
             f"+{sent - minimum[name]} (one interval holds up to {interval}); "
             f"{saves.group(0) if saves else 'no saves logged'} in try {attempt}"
         )
-        assert sent <= minimum[name] + interval + 1, FIGURES[-1]
+        assert sent <= minimum[name] + interval + 1, figures[-1]
         if kill is None:
-            assert sent == minimum[name], FIGURES[-1]
+            assert sent == minimum[name], figures[-1]
         elif kill.saved is not None:
             assert "Resuming from the checkpoint saved by try 1" in log, log[-3000:]
         else:  # killed before its first save: the retry starts over, within the same bound
             assert "Resuming from the checkpoint" not in log, log[-3000:]
-    print("\n" + "\n".join(FIGURES[-len(jobs) :]))

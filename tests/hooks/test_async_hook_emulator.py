@@ -98,7 +98,7 @@ def test_the_hook_uses_the_connection_it_is_given(
 
 def test_a_body_is_sent_only_with_requests_that_have_one(apollo_connection: ApolloEmulator) -> None:
     (contact_id,) = apollo_connection.seed_contacts(1)
-    create = ApiRequest("POST", "/contacts", json_body={"first_name": "Ada"}, endpoint="/contacts")
+    create = ApiRequest("POST", "/contacts", json_body={"first_name": "Ada"}, rate_group="/contacts")
 
     async def get_then_post(hook: ApolloAsyncHook) -> None:
         await hook.get_contact(contact_id)
@@ -195,7 +195,7 @@ def test_a_slow_answer_times_out_at_the_hooks_timeout(apollo_connection: ApolloE
 def test_a_requests_own_timeout_wins_over_the_connections(apollo_connection: ApolloEmulator) -> None:
     (contact_id,) = apollo_connection.seed_contacts(1)
     apollo_connection.add_fault("delay", delay=3.0, path="/contacts/", method="GET", count=None)
-    request = ApiRequest("GET", f"/contacts/{contact_id}", timeout=0.3, endpoint="/contacts/{id}")
+    request = ApiRequest("GET", f"/contacts/{contact_id}", timeout=0.3, rate_group="/contacts/{id}")
     with pytest.raises(ApolloConnectionError) as raised:
         run(lambda hook: hook.call(request), max_retries=0)
     assert raised.value.reason == "timed out"
@@ -218,7 +218,7 @@ def test_a_refused_connection_is_never_sent_so_even_a_create_is_retried(
     async def create() -> Any:
         async with hook:
             create = ApiRequest(
-                "POST", "/contacts", json_body={"first_name": "Ada"}, idempotent=False, endpoint="/contacts"
+                "POST", "/contacts", json_body={"first_name": "Ada"}, idempotent=False, rate_group="/contacts"
             )
             return await hook.call(create)
 
@@ -241,7 +241,7 @@ def test_no_route_to_host_is_never_sent_so_even_a_create_is_retried(
 
     monkeypatch.setattr(aiohttp.TCPConnector, "_create_connection", unreachable)
     create = ApiRequest(
-        "POST", "/contacts", json_body={"first_name": "Ada"}, idempotent=False, endpoint="/contacts"
+        "POST", "/contacts", json_body={"first_name": "Ada"}, idempotent=False, rate_group="/contacts"
     )
     hook = ApolloAsyncHook(max_retries=2, max_retry_wait=0.05)
     with pytest.raises(ApolloConnectionError) as raised:

@@ -22,12 +22,15 @@ import pytest
 from airflow_provider_apollo.core import (
     PATH_BULK_CREATE,
     PATH_BULK_UPDATE,
-    PATH_CONTACT,
-    PATH_CONTACTS,
     PATH_UPDATE_OWNERS,
     PATH_UPDATE_STAGES,
 )
-from airflow_provider_apollo.core.endpoints import PATH_EMAIL_ACCOUNTS, PATH_SEQUENCE_ADD
+from airflow_provider_apollo.core.endpoints import (
+    PATH_CONTACT,
+    PATH_CONTACTS,
+    PATH_EMAIL_ACCOUNTS,
+    PATH_SEQUENCE_ADD,
+)
 from airflow_provider_apollo.core.sequences import NOT_REPORTED
 from airflow_provider_apollo.exceptions import (
     ApolloArgumentError,

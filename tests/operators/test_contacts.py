@@ -21,7 +21,7 @@ from airflow_provider_apollo.operators.contacts import (
     ApolloUpdateContactOperator,
     ApolloUpdateOwnersOperator,
     ApolloUpdateStagesOperator,
-    native_value,
+    check_native_argument,
 )
 from airflow_provider_apollo.testing import ApolloEmulator
 
@@ -471,7 +471,7 @@ def test_operators_build_their_hook_lazily(monkeypatch: pytest.MonkeyPatch) -> N
     ],
 )
 def test_native_value_parses_json_and_python_literals(value: Any, expected: list[str]) -> None:
-    assert native_value(value, "contact_ids", list) == expected
+    assert check_native_argument(value, "contact_ids", list) == expected
 
 
 @pytest.mark.parametrize(
@@ -479,7 +479,7 @@ def test_native_value_parses_json_and_python_literals(value: Any, expected: list
 )
 def test_native_value_never_evaluates_code(value: str) -> None:
     with pytest.raises(ApolloValidationError, match="contact_ids must be a list"):
-        native_value(value, "contact_ids", list)
+        check_native_argument(value, "contact_ids", list)
 
 
 # ---------------------------------------------------------------- retried tasks change nothing twice

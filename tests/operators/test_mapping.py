@@ -110,8 +110,8 @@ def test_a_mapped_bulk_create_defers_on_the_quota_and_keeps_each_map_index_ids(
     ]
     assert emulator.contact_count == 500
     assert emulator.status_counts().get(429, 0) >= 1
-    # Ids saved before a wait sit in a chunk under the saving instance's own map index.
+    # Ids saved before a wait sit under the saving instance's own map index: in XCom chunks before
+    # Airflow 3.3, in the task state store from 3.3 on (removed on success, so not seen here).
     chunks = mapped_values(dag_run, "create", key="apollo_created_ids_0", with_index=True)
-    assert chunks, "no quota wait interrupted a batch run: the chunks were not exercised"
     for map_index, chunk in chunks:
         assert chunk and set(chunk) <= set(created[map_index]), map_index

@@ -15,7 +15,8 @@ from airflow.providers.common.compat.sdk import (
     TaskDeferred,
 )
 
-from airflow_provider_apollo.core import PATH_SEARCH, PATH_STAGES, SEARCH_RESULT_CAP
+from airflow_provider_apollo.core import SEARCH_RESULT_CAP
+from airflow_provider_apollo.core.endpoints import PATH_SEARCH, PATH_STAGES
 from airflow_provider_apollo.core.stage_check import MISSING_PROBES_PER_CHECK, PER_CONTACT_CHECK_MAX
 from airflow_provider_apollo.exceptions import ApolloValidationError
 from airflow_provider_apollo.sensors.contact_stage import ApolloContactStageSensor
