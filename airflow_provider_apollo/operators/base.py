@@ -151,10 +151,6 @@ class ApolloLongJobOperator(ApolloBaseOperator):
             return QuotaExhausted(error, make_checkpoint(), work_left)
         return error
 
-    def stopped_at(self, error: ApolloRateLimitError, checkpoint: Any, work_left: str) -> BaseException:
-        """What to raise from :meth:`run_job` for ``error``: a quota stop, or the error itself."""
-        return self.quota_stop(error, lambda: checkpoint, work_left)
-
     def save_part(self, context: Context, index: int, value: Any) -> None:
         """
         Keep one part of what the job's result needs (e.g. the ids a stretch of batches created)

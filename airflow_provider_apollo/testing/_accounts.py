@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_apollo.testing._api import (
     ApiError,
-    ApiRequest,
+    EmulatedRequest,
     _dedupe_ids,
     _gc_paused,
     _int_or,
@@ -823,7 +823,7 @@ class AccountEndpoints:
 
     # ----------------------------------------------------------------- endpoints
 
-    def api_create_account(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_create_account(self, request: EmulatedRequest) -> tuple[int, Any]:
         with self._lock:
             fields = self._validate_account_fields(request.body, CREATE_FIELDS)
             if _text(fields.get("name")) is None and _text(fields.get("domain")) is None:
@@ -832,7 +832,7 @@ class AccountEndpoints:
             record = self._create_account(fields)
             return 200, {"account": record.render(self.team_id)}
 
-    def api_update_account(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_update_account(self, request: EmulatedRequest) -> tuple[int, Any]:
         account_id = request.path_params["account_id"]
         with self._lock:
             record = self._accounts.get(account_id)
@@ -847,7 +847,7 @@ class AccountEndpoints:
                 "labels": self._account_label_objects(record),
             }
 
-    def api_view_account(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_view_account(self, request: EmulatedRequest) -> tuple[int, Any]:
         account_id = request.path_params["id"]
         with self._lock:
             record = self._accounts.get(account_id)
@@ -856,7 +856,7 @@ class AccountEndpoints:
                 raise ApiError(422, {"error": _invalid_id(account_id)})
             return 200, {"account": self._render_view(record), "salesforce_users": [], "hubspot_owners": []}
 
-    def api_search_accounts(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_search_accounts(self, request: EmulatedRequest) -> tuple[int, Any]:
         original_name = _text(request.value("q_organization_name"))
         name_part = (original_name or "").lower()
         sort_field = _text(request.value("sort_by_field"))
@@ -931,7 +931,7 @@ class AccountEndpoints:
             "num_fetch_result": None,
         }
 
-    def api_bulk_create_accounts(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_bulk_create_accounts(self, request: EmulatedRequest) -> tuple[int, Any]:
         entries = request.body.get("accounts")
         if not isinstance(entries, list):
             raise ApiError(422, {"error": MSG_ACCOUNTS_ARRAY})
@@ -984,7 +984,7 @@ class AccountEndpoints:
         # Bulk create's schema adds updated_at to the account; the other answers' examples have none.
         return {**record.render(self.team_id), "updated_at": iso_ms(record.updated_ms)}
 
-    def api_bulk_update_accounts(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_bulk_update_accounts(self, request: EmulatedRequest) -> tuple[int, Any]:
         body = request.body
         attributes = body.get("account_attributes")
         run_async = _truthy(body.get("async"))
@@ -1042,7 +1042,7 @@ class AccountEndpoints:
                 "accounts": [{"id": i, "account_stage_id": records[i].account_stage_id} for i in ids]
             }
 
-    def api_update_account_owners(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_update_account_owners(self, request: EmulatedRequest) -> tuple[int, Any]:
         account_ids = request.values("account_ids")
         owner_id = _text(request.value("owner_id"))
         if not account_ids:
@@ -1064,5 +1064,5 @@ class AccountEndpoints:
                 ]
             }
 
-    def api_list_account_stages(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_list_account_stages(self, request: EmulatedRequest) -> tuple[int, Any]:
         return 200, {"account_stages": [dict(stage) for stage in self.account_stages]}

@@ -23,7 +23,7 @@ class ApiError(Exception):
 
 
 @dataclass
-class ApiRequest:
+class EmulatedRequest:
     """What an endpoint handler sees: the JSON body (a dict) and the query, merged the way Apollo reads them."""
 
     method: str

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_apollo.testing._api import ApiError, ApiRequest, _int_or, _invalid_id, _text
+from airflow_provider_apollo.testing._api import ApiError, EmulatedRequest, _int_or, _invalid_id, _text
 from airflow_provider_apollo.testing._data import ObjectIdFactory, iso_ms, iso_offset
 
 if TYPE_CHECKING:
@@ -459,14 +459,14 @@ class DealEndpoints:
 
     # ----------------------------------------------------------------- endpoints
 
-    def api_create_deal(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_create_deal(self, request: EmulatedRequest) -> tuple[int, Any]:
         if _text(request.body.get("name")) is None:
             raise ApiError(422, {"error": MSG_NAME_REQUIRED})
         with self._lock:
             record = self._create_deal(self._validate_deal_fields(request.body, CREATE_FIELDS))
             return 200, {"opportunity": self._render_deal(record)}
 
-    def api_update_deal(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_update_deal(self, request: EmulatedRequest) -> tuple[int, Any]:
         deal_id = request.path_params["opportunity_id"]
         with self._lock:
             record = self._deals.get(deal_id)
@@ -479,7 +479,7 @@ class DealEndpoints:
             self._apply_deal_fields(record, fields, self._stamp())
             return 200, {"opportunity": self._render_deal(record)}
 
-    def api_view_deal(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_view_deal(self, request: EmulatedRequest) -> tuple[int, Any]:
         deal_id = request.path_params["opportunity_id"]
         with self._lock:
             record = self._deals.get(deal_id)
@@ -491,7 +491,7 @@ class DealEndpoints:
                 raise ApiError(422, {"error": _invalid_id(deal_id)})
             return 200, {"opportunity": self._render_deal_view(record)}
 
-    def api_list_deals(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_list_deals(self, request: EmulatedRequest) -> tuple[int, Any]:
         # The reference documents only sort_by_field, page and per_page (query parameters); the
         # emulator also reads them from a JSON body, as Apollo's CLI POSTs it. Other filters (the
         # CLI's q_keywords, account_id ...) and sort_ascending are ignored (emulator's choice).
@@ -534,5 +534,5 @@ class DealEndpoints:
             "num_fetch_result": None,
         }
 
-    def api_list_deal_stages(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_list_deal_stages(self, request: EmulatedRequest) -> tuple[int, Any]:
         return 200, {"opportunity_stages": [dict(stage) for stage in self.deal_stages]}

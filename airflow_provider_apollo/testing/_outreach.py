@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_apollo.testing._api import (
     ApiError,
-    ApiRequest,
+    EmulatedRequest,
     _dedupe_ids,
     _int_or,
     _invalid_id,
@@ -127,7 +127,7 @@ MSG_NOT_AUTHORIZED = (
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ].*)?$")
 
 
-def _page_args(request: ApiRequest, default_per_page: int) -> tuple[int, int]:
+def _page_args(request: EmulatedRequest, default_per_page: int) -> tuple[int, int]:
     page = max(_int_or(request.value("page"), 1), 1)
     per_page = min(max(_int_or(request.value("per_page"), default_per_page), 1), MAX_PER_PAGE)
     return page, per_page
@@ -723,7 +723,7 @@ class OutreachEndpoints:
 
     # ----------------------------------------------------------------- endpoints: users and mailboxes
 
-    def api_users_search(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_users_search(self, request: EmulatedRequest) -> tuple[int, Any]:
         self._require_master_key("api/v1/users/search")
         page, per_page = _page_args(request, USERS_DEFAULT_PER_PAGE)
         tokens = keyword_tokens(_text(request.value("q_keywords")) or "")
@@ -749,18 +749,18 @@ class OutreachEndpoints:
                 "num_fetch_result": None,
             }
 
-    def api_users_profile(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_users_profile(self, request: EmulatedRequest) -> tuple[int, Any]:
         owner = self.users[0]
         return 200, {
             key: owner[key] for key in ("id", "team_id", "first_name", "last_name", "title", "email")
         }
 
-    def api_email_accounts(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_email_accounts(self, request: EmulatedRequest) -> tuple[int, Any]:
         return 200, {"email_accounts": self.email_accounts}
 
     # ----------------------------------------------------------------- endpoints: sequences
 
-    def api_sequences_search(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_sequences_search(self, request: EmulatedRequest) -> tuple[int, Any]:
         page, per_page = _page_args(request, SEQUENCES_DEFAULT_PER_PAGE)
         q_name = _text(request.value("q_name"))
         with self._lock:
@@ -788,7 +788,7 @@ class OutreachEndpoints:
             "num_fetch_result": None,
         }
 
-    def api_add_contact_ids(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_add_contact_ids(self, request: EmulatedRequest) -> tuple[int, Any]:
         self._require_master_key("api/v1/emailer_campaigns/add_contact_ids")
         sequence_id = request.path_params["sequence_id"]
         named = _text(request.value("emailer_campaign_id"))
@@ -926,7 +926,7 @@ class OutreachEndpoints:
             ) from None
         return int(moment.timestamp() * 1000)
 
-    def api_remove_or_stop_contact_ids(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_remove_or_stop_contact_ids(self, request: EmulatedRequest) -> tuple[int, Any]:
         sequence_ids = _dedupe_ids(request.values("emailer_campaign_ids"))
         contact_ids = _dedupe_ids(request.values("contact_ids"))
         mode = _text(request.value("mode"))
@@ -977,7 +977,7 @@ class OutreachEndpoints:
                 "emailer_steps": [step for sid in sequence_ids for step in self._render_steps(sid)],
             }
 
-    def api_approve_sequence(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_approve_sequence(self, request: EmulatedRequest) -> tuple[int, Any]:
         sequence_id = request.path_params["sequence_id"]
         with self._lock:
             sequence = self._require_sequence(sequence_id)
@@ -994,7 +994,7 @@ class OutreachEndpoints:
                 "emailer_steps": self._render_steps(sequence_id),
             }
 
-    def api_abort_sequence(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_abort_sequence(self, request: EmulatedRequest) -> tuple[int, Any]:
         sequence_id = request.path_params["sequence_id"]
         with self._lock:
             sequence = self._require_sequence(sequence_id)
@@ -1010,7 +1010,7 @@ class OutreachEndpoints:
                 "emailer_steps": self._render_steps(sequence_id),
             }
 
-    def api_archive_sequence(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_archive_sequence(self, request: EmulatedRequest) -> tuple[int, Any]:
         sequence_id = request.path_params["sequence_id"]
         with self._lock:
             sequence = self._require_sequence(sequence_id)
@@ -1120,7 +1120,7 @@ class OutreachEndpoints:
         # Delivered; a reply means it was opened (the emulator tracks no clicks or opens otherwise).
         return {"delivered", "opened"} if message["reply_class"] else {"delivered", "not_opened"}
 
-    def api_search_messages(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_search_messages(self, request: EmulatedRequest) -> tuple[int, Any]:
         """``GET /emailer_messages/search``: the filters as query-string arrays, newest email first."""
         raw_per_page = request.value("per_page")
         if raw_per_page is not None and _int_or(raw_per_page, 1) == 0:
@@ -1196,7 +1196,7 @@ class OutreachEndpoints:
                 "num_fetch_result": None,
             }
 
-    def api_activity_feed(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_activity_feed(self, request: EmulatedRequest) -> tuple[int, Any]:
         """``POST /emailer_campaigns/activity_feed``: one contact's sequence timeline, newest first, at most 50."""
         contact_id = _text(request.value("contact_id"))
         if contact_id is None:
@@ -1227,7 +1227,7 @@ class OutreachEndpoints:
 
     # ----------------------------------------------------------------- endpoints: lists
 
-    def api_list_labels(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_list_labels(self, request: EmulatedRequest) -> tuple[int, Any]:
         with self._lock:
             counts = self._label_count()
             return 200, [
@@ -1235,7 +1235,7 @@ class OutreachEndpoints:
                 for label_id, label in self._labels.items()
             ]
 
-    def api_create_label(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_create_label(self, request: EmulatedRequest) -> tuple[int, Any]:
         name = _text(request.value("name"))
         modality = _text(request.value("modality"))
         if name is None:
@@ -1252,7 +1252,7 @@ class OutreachEndpoints:
             [label_id] = self._labels_for([name], modality)
             return 200, {"label": self._label_with_count(label_id, {})}
 
-    def _list_change(self, request: ApiRequest, *, add: bool) -> tuple[int, Any]:
+    def _list_change(self, request: EmulatedRequest, *, add: bool) -> tuple[int, Any]:
         entity_ids = _dedupe_ids(request.values("entity_ids"))
         label_names = list(dict.fromkeys(request.values("label_names", split_commas=False)))
         modality = _text(request.value("modality"))
@@ -1294,15 +1294,15 @@ class OutreachEndpoints:
             counts = self._label_count()
             return 200, {"labels": [self._label_with_count(label_id, counts) for label_id in label_ids]}
 
-    def api_add_to_labels(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_add_to_labels(self, request: EmulatedRequest) -> tuple[int, Any]:
         return self._list_change(request, add=True)
 
-    def api_remove_from_labels(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_remove_from_labels(self, request: EmulatedRequest) -> tuple[int, Any]:
         return self._list_change(request, add=False)
 
     # ----------------------------------------------------------------- endpoints: custom fields
 
-    def api_list_fields(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_list_fields(self, request: EmulatedRequest) -> tuple[int, Any]:
         source = _text(request.value("source"))
         with self._lock:
             fields = [dict(field) for field in self._system_fields] + [
@@ -1312,7 +1312,7 @@ class OutreachEndpoints:
             fields = [field for field in fields if field["source"] == source]
         return 200, {"fields": fields}
 
-    def api_list_typed_custom_fields(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_list_typed_custom_fields(self, request: EmulatedRequest) -> tuple[int, Any]:
         with self._lock:
             return 200, {
                 "typed_custom_fields": [
@@ -1334,7 +1334,7 @@ class OutreachEndpoints:
 
     # ----------------------------------------------------------------- endpoints: usage
 
-    def api_usage_stats(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_usage_stats(self, request: EmulatedRequest) -> tuple[int, Any]:
         self._require_master_key("api/v1/usage_stats/api_usage_stats")
         limiter = self.rate_limiter
         stats: dict[str, dict[str, Any]] = {}

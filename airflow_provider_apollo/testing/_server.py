@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_apollo.testing.emulator import ApiError, ApiRequest, Fault, RecordedRequest
+from airflow_provider_apollo.testing.emulator import ApiError, EmulatedRequest, Fault, RecordedRequest
 
 if TYPE_CHECKING:
     from airflow_provider_apollo.testing.emulator import ApolloEmulator
@@ -303,7 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
                 record, 400, encode_json({"error": "Invalid JSON in request body"}), headers=rate_headers
             )
             return
-        api_request = ApiRequest(self.command, body if isinstance(body, dict) else {}, query, path_params)
+        api_request = EmulatedRequest(
+            self.command, body if isinstance(body, dict) else {}, query, path_params
+        )
         try:
             status, payload = getattr(emulator, route.handler)(api_request)
         except ApiError as error:

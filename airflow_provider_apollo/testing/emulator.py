@@ -17,7 +17,7 @@ from typing import Any
 from airflow_provider_apollo.testing._accounts import AccountEndpoints
 from airflow_provider_apollo.testing._api import (
     ApiError,
-    ApiRequest,
+    EmulatedRequest,
     _dedupe_ids,
     _gc_paused,
     _int_or,
@@ -817,7 +817,7 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
 
     # ----------------------------------------------------------------- endpoints (called by the server)
 
-    def api_create_contact(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_create_contact(self, request: EmulatedRequest) -> tuple[int, Any]:
         fields = request.body
         with self._lock:
             self._validate_fields(fields)
@@ -839,7 +839,7 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
                 payload["dedupe_result"] = {"is_new": True, "contact_id": record.id, "matched_on": None}
             return 200, payload
 
-    def api_bulk_create(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_bulk_create(self, request: EmulatedRequest) -> tuple[int, Any]:
         entries = request.body.get("contacts")
         if not isinstance(entries, list):
             raise ApiError(422, {"error": "Parameters misconfigured. contacts must be an array"})
@@ -875,7 +875,7 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
             self._version += 1
             return 200, {"created_contacts": created, "existing_contacts": existing}
 
-    def api_update_contact(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_update_contact(self, request: EmulatedRequest) -> tuple[int, Any]:
         # Legacy PUT /v1/contacts carries the id in the body instead of the path.
         contact_id = request.path_params.get("contact_id") or _text(request.body.get("id")) or ""
         fields = {key: value for key, value in request.body.items() if key not in ("id", "api_key")}
@@ -890,14 +890,14 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
             self._version += 1
             return 200, {"contact": record.render(), "labels": self._label_objects(record)}
 
-    def api_view_contact(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_view_contact(self, request: EmulatedRequest) -> tuple[int, Any]:
         with self._lock:
             record = self._live.get(request.path_params["contact_id"])
             if record is None:
                 raise ApiError(422, {"error": MSG_CONTACT_MISSING})
             return 200, {"contact": record.render()}
 
-    def api_search(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_search(self, request: EmulatedRequest) -> tuple[int, Any]:
         keywords = (_text(request.value("q_keywords")) or "").lower()
         sort_field = _text(request.value("sort_by_field"))
         sort_attr = SORT_FIELDS.get(sort_field) if sort_field else None
@@ -947,10 +947,10 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
             "num_fetch_result": None,
         }
 
-    def api_list_stages(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_list_stages(self, request: EmulatedRequest) -> tuple[int, Any]:
         return 200, {"contact_stages": [dict(stage) for stage in self.stages]}
 
-    def api_update_stages(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_update_stages(self, request: EmulatedRequest) -> tuple[int, Any]:
         stage_id = request.value("contact_stage_id")
         if stage_id not in self._stages_by_id:
             raise ApiError(422, {"error": _invalid_id(stage_id)})
@@ -966,7 +966,7 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
                 self._schedule_replies(moved)
             return 200, {"contacts": [record.render() for record in records]}
 
-    def api_update_owners(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_update_owners(self, request: EmulatedRequest) -> tuple[int, Any]:
         owner_id = request.value("owner_id")
         if owner_id not in self._user_ids:
             raise ApiError(422, {"error": _invalid_id(owner_id)})
@@ -978,7 +978,7 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
             self._version += 1
             return 200, {"contacts": [record.render() for record in records]}
 
-    def api_bulk_update(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_bulk_update(self, request: EmulatedRequest) -> tuple[int, Any]:
         body = request.body
         attributes = body.get("contact_attributes")
         updates: list[tuple[str, dict[str, Any]]]
@@ -1033,5 +1033,5 @@ class ApolloEmulator(OutreachEndpoints, AccountEndpoints, DealEndpoints):
                 "contacts": [by_id[contact_id].render() for contact_id in _dedupe_ids(i for i, _ in updates)]
             }
 
-    def api_health(self, request: ApiRequest) -> tuple[int, Any]:
+    def api_health(self, request: EmulatedRequest) -> tuple[int, Any]:
         return 200, {"healthy": True, "is_logged_in": True}

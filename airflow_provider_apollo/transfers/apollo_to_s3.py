@@ -368,8 +368,8 @@ class ApolloSearchToS3Operator(ApolloLongJobOperator):
             except ApolloRateLimitError as error:
                 checkpoint = self._stage_segment(state, staging, spool, segments, ids_path, parquet_path)
                 checkpoint["plan"] = plan.state()
-                raise self.stopped_at(
-                    error, checkpoint, f"{plan.written:,} contacts exported so far"
+                raise self.quota_stop(
+                    error, lambda: checkpoint, f"{plan.written:,} contacts exported so far"
                 ) from None
             read_seconds = time.monotonic() - started
             uploading = time.monotonic()
