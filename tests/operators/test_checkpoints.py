@@ -11,6 +11,7 @@ batch is applied, the job never hears of it: the worst moment for duplicates.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -134,12 +135,13 @@ def apollo(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApolloEmulator]:
 
 
 @pytest.fixture
-def log_text() -> Iterator[Callable[[], str]]:
-    """The operators' log lines so far (they log through structlog), one a line."""
+def log_text(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], str]]:
+    """The operators' log lines so far: through structlog (Airflow 3.1+) or the stdlib logger (3.0)."""
     from structlog.testing import capture_logs
 
+    caplog.set_level(logging.INFO)
     with capture_logs() as logs:
-        yield lambda: "\n".join(str(entry.get("event")) for entry in logs)
+        yield lambda: "\n".join([str(entry.get("event")) for entry in logs] + [caplog.text])
 
 
 # ------------------------------------------------------------------ the decisions, without I/O
